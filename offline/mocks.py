@@ -1,0 +1,153 @@
+"""pulumi.runtime.Mocks backed by moto: modelled AWS types are created in moto, the rest echoed."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import pulumi
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.iam.models import iam_backends
+from moto.moto_api._internal import mock_random
+
+from . import aws_ec2
+from .aws_rules import AwsRejection
+
+# Kubernetes versions whose EKS AL2023 AMI parameters exist, per the EKS version calendar
+# (1.29-1.35 released on EKS by Jan 2026; 1.35 in standard support until Mar 2027).
+EKS_AMI_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
+_EKS_AMI_PARAM = re.compile(
+    r"^/aws/service/eks/optimized-ami/(?P<version>1\.\d+)/amazon-linux-2023/(?P<arch>x86_64|arm64)/standard/recommended/image_id$"
+)
+EKS_AMI_OWNER = "602401143452"  # the account that publishes EKS-optimized AMIs
+
+
+def stable_seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:8], "big")
+
+
+@dataclass
+class AwsContext:
+    """What handlers need: moto backends for the stack's region and the account's quotas."""
+
+    region: str
+    route_table_quota: int = 50
+    account_id: str = DEFAULT_ACCOUNT_ID
+    ec2: object = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ec2 = ec2_backends[self.account_id][self.region]
+
+    @property
+    def private_dns_suffix(self) -> str:
+        return "ec2.internal" if self.region == "us-east-1" else f"{self.region}.compute.internal"
+
+    def stable_suffix(self, length: int) -> str:
+        return "".join(mock_random.choice("0123456789abcdef") for _ in range(length))
+
+    def require_instance_profile(self, name: str) -> None:
+        iam = iam_backends[self.account_id]["aws"]
+        if not any(p.name == name or p.arn == name for p in iam.instance_profiles.values()):
+            raise AwsRejection(
+                "InvalidParameterValue",
+                f"Value ({name}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+            )
+
+
+class MotoMocks(pulumi.runtime.Mocks):
+    def __init__(self, ctx: AwsContext):
+        self.ctx = ctx
+        self.handlers = dict(aws_ec2.HANDLERS)
+        self._eks_amis: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom:
+            return None, {}  # component resources have no provider-side state
+        # Ids drawn from moto's RNG depend only on the resource's identity, not on what else
+        # the stack holds or in which order resources arrive: reruns are reproducible.
+        mock_random.seed(stable_seed(args.typ, args.name))
+        handler = self.handlers.get(args.typ)
+        if handler is None:
+            return self.echo(args)
+        try:
+            return handler(self.ctx, args.name, dict(args.inputs))
+        except AwsRejection:
+            raise
+        except Exception as exc:  # moto's own validation errors carry AWS error codes
+            code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
+            if code:
+                raise AwsRejection(str(code), getattr(exc, "message", str(exc))) from exc
+            raise
+
+    def echo(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """A type the engine does not model: id derived from its name, state = its inputs."""
+        return f"{args.name}-{stable_seed(args.typ, args.name) % 16**8:08x}", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        token, inputs = args.token, dict(args.args)
+        ctx = self.ctx
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return self._zones(inputs)
+        if token == "aws:ssm/getParameter:getParameter":
+            return self._ssm_parameter(inputs["name"])
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ctx.account_id,
+                "arn": f"arn:aws:iam::{ctx.account_id}:user/offline",
+                "userId": "AIDAOFFLINEENGINE",
+                "id": ctx.account_id,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": ctx.region, "region": ctx.region, "id": ctx.region,
+                    "endpoint": f"ec2.{ctx.region}.amazonaws.com", "description": ctx.region}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+        raise NotImplementedError(f"the offline engine does not model the invoke {token}")
+
+    def _zones(self, inputs: dict) -> dict:
+        zones = self.ctx.ec2.describe_availability_zones()
+        state = inputs.get("state")
+        for f in inputs.get("filters") or []:
+            # moto's zones are all standard zones: opt-in-status is 'opt-in-not-required'.
+            if f["name"] == "opt-in-status" and "opt-in-not-required" not in f["values"]:
+                zones = []
+            elif f["name"] not in ("opt-in-status", "zone-type", "region-name"):
+                raise NotImplementedError(f"availability-zone filter {f['name']} is not modelled")
+        if state not in (None, "available"):
+            zones = []
+        zones = sorted(zones, key=lambda z: z.name)
+        return {
+            "id": self.ctx.region,
+            "names": [z.name for z in zones],
+            "zoneIds": [z.zone_id for z in zones],
+            "groupNames": [self.ctx.region for _ in zones],
+            "state": state,
+        }
+
+    def _ssm_parameter(self, name: str) -> dict:
+        match = _EKS_AMI_PARAM.match(name)
+        if not match or match["version"] not in EKS_AMI_VERSIONS:
+            raise AwsRejection("ParameterNotFound", f"Parameter {name} not found.")
+        if name not in self._eks_amis:
+            # Publish the AMI into moto as AWS would have, so instances can be launched from it.
+            mock_random.seed(stable_seed("ami", name))
+            image = self.ctx.ec2.register_image(
+                name=f"amazon-eks-node-al2023-{match['arch']}-standard-{match['version']}-v20261115",
+                description=f"EKS-optimized Kubernetes node based on Amazon Linux 2023, ({match['version']})",
+            )
+            image.architecture = match["arch"]
+            image.owner_id = EKS_AMI_OWNER
+            self._eks_amis[name] = image.id
+        value = self._eks_amis[name]
+        return {
+            "id": name,
+            "name": name,
+            "arn": f"arn:aws:ssm:{self.ctx.region}::parameter{name}",
+            "type": "String",
+            "value": value,
+            "insecureValue": value,
+            "version": 1,
+            "withDecryption": True,
+        }
