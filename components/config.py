@@ -112,6 +112,13 @@ def default_cluster_name(stack: str) -> str:
     return f"k8snet-{cleaned}"[:100]
 
 
+def _suggest(word: str, choices) -> str | None:
+    """The closest known name, ignoring case (podCIDR -> podCidr)."""
+    by_lower = {c.lower(): c for c in choices}
+    match = difflib.get_close_matches(str(word).lower(), by_lower, n=1)
+    return by_lower[match[0]] if match else None
+
+
 class _Problems(list):
     def add(self, key: str, message: str) -> None:
         self.append(f"{key}: {message}")
@@ -187,8 +194,8 @@ def _parse_nodes(raw: dict, default_type: str | None, problems: _Problems) -> li
             problems.add(key, "expected a map like {index: 1, zone: us-east-1a, instanceType: t3.medium}")
             continue
         for unknown in sorted(set(spec) - set(NODE_KEYS)):
-            hint = difflib.get_close_matches(unknown, NODE_KEYS, n=1)
-            problems.add(f"{key}.{unknown}", "unknown setting" + (f"; did you mean {hint[0]}?" if hint else f"; use {', '.join(NODE_KEYS)}"))
+            hint = _suggest(unknown, NODE_KEYS)
+            problems.add(f"{key}.{unknown}", "unknown setting" + (f"; did you mean {hint}?" if hint else f"; use {', '.join(NODE_KEYS)}"))
         index = spec.get("index")
         if isinstance(index, bool) or not isinstance(index, (int, float)) or int(index) != index:
             problems.add(f"{key}.index", f"required whole number >= 1 (node N owns pod block N), got {index!r}")
@@ -212,10 +219,10 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     """
     problems = _Problems()
     for unknown in sorted(set(raw) - set(SCHEMA)):
-        hint = difflib.get_close_matches(unknown, SCHEMA, n=1)
+        hint = _suggest(unknown, SCHEMA)
         problems.add(
             f"{NAMESPACE}:{unknown}",
-            "unknown config key" + (f"; did you mean {hint[0]}?" if hint else "; see the README's config reference"),
+            "unknown config key" + (f"; did you mean {hint}?" if hint else "; see the README's config reference"),
         )
     values = {key: _coerce(key, raw[key], problems) if key in raw else spec.default for key, spec in SCHEMA.items()}
 

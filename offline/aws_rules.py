@@ -50,9 +50,6 @@ def check_route(
     - the table is full: RouteLimitExceeded (moto has no limit). ``route_count`` counts every
       route already in the table, the local route included.
     """
-    for cidr in existing:
-        if cidr and ipaddress.ip_network(cidr) == destination:
-            raise AwsRejection("RouteAlreadyExists", f"The route identified by {destination} already exists.")
     for cidr in vpc_cidrs:
         vpc = ipaddress.ip_network(cidr)
         if destination == vpc:
@@ -68,6 +65,9 @@ def check_route(
                     f"Route destination {destination} lies inside VPC CIDR {vpc}; only a whole subnet's CIDR "
                     "may be routed to an appliance.",
                 )
+    for cidr in existing:
+        if cidr and ipaddress.ip_network(cidr) == destination:
+            raise AwsRejection("RouteAlreadyExists", f"The route identified by {destination} already exists.")
     if route_count >= quota:
         raise AwsRejection(
             "RouteLimitExceeded",

@@ -15,7 +15,7 @@ import os
 import runpy
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,35 @@ class _LogCollector(pulumi_mocks.MockEngine):
         return super().Log(request)
 
 
+class _InlineExecutor(ThreadPoolExecutor):
+    """Runs each RPC at once on the event loop's thread.
+
+    The SDK hands RPCs to the loop's executor; with a thread pool, when a registration reaches
+    the monitor depends on thread timing, and so do moto's sequential private IPs. Inline, the
+    order is the asyncio schedule: the same on every run. (A ThreadPoolExecutor subclass only
+    because asyncio insists on one; it never starts a thread.)
+    """
+
+    def __init__(self):
+        super().__init__(max_workers=1)
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting task
+            future.set_exception(exc)
+        return future
+
+
+def _quiet_reported_errors(loop, context) -> None:
+    """A refused resource leaves futures nobody awaits; the run already reports that error."""
+    exc = context.get("exception")
+    if exc is not None and type(_root_cause(exc)).__name__ in ("AwsRejection", "ConfigError", "DuplicateUrn"):
+        return
+    loop.default_exception_handler(context)
+
+
 def _root_cause(exc: BaseException) -> BaseException:
     """The ConfigError/AwsRejection behind whatever the runtime wrapped it in."""
     seen = set()
@@ -111,6 +140,8 @@ class OfflineEngine:
     # moto lives as long as the engine, so tests can read back what the run created.
     def __enter__(self) -> OfflineEngine:
         moto_settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True  # AWS rejects unknown instance types
+        # moto's 1300 sample AMIs cost 0.3 s per run; the engine publishes the EKS AMIs it serves.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         self._moto = mock_aws()
         self._moto.start(reset=True)
         return self
@@ -154,8 +185,7 @@ class OfflineEngine:
                 type(cause).__name__, "program"
             )
             if result.error_kind == "aws":
-                failing = [r for r in monitor.records.values() if r.custom and r.id is None]
-                where = f"{failing[-1].type} {failing[-1].name}: " if failing else ""
+                where = f"{monitor.failed[0].type} {monitor.failed[0].name}: " if monitor.failed else ""
                 result.error = f"AWS rejected {where}{cause}"
             elif result.error_kind == "program":
                 result.error = f"{type(cause).__name__}: {cause}"
@@ -169,6 +199,8 @@ class OfflineEngine:
         return result
 
     def _configure(self, config: ResolvedConfig, monitor: RecordingMonitor, log: _LogCollector) -> None:
+        # A previous run's unfinished (e.g. refused) work must not leak into this one.
+        pulumi_settings.SETTINGS.outputs.clear()
         pulumi_settings.ROOT.set(None)
         pulumi_settings.configure(
             pulumi_mocks.MockSettings(
@@ -183,9 +215,9 @@ class OfflineEngine:
             )
         )
         set_all_config(config.values, config.secret_keys)
-        # One worker: registrations reach moto in a fixed order, so reruns are identical.
         loop = _ensure_event_loop()
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        loop.set_default_executor(_InlineExecutor())
+        loop.set_exception_handler(_quiet_reported_errors)
 
 
 def preview(project_dir: str | Path = ".", stack: str = "dev", config: dict[str, Any] | None = None) -> RunResult:

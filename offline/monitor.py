@@ -6,10 +6,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
-from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, _resolve_callbacks
+from pulumi.runtime.proto import provider_pb2, resource_pb2
+from pulumi.runtime.sync_await import _ensure_event_loop
 
 
 @dataclass
@@ -31,10 +32,22 @@ class DuplicateUrn(Exception):
     pass
 
 
+def _struct(plain: dict) -> struct_pb2.Struct:
+    """Mock state is plain data (no Outputs or Resources), so it converts without the event loop.
+
+    MockMonitor uses the async serializer through _sync_await, which re-enters the running loop;
+    the engine runs RPCs inline on the loop's thread, where that re-entry must not happen.
+    """
+    struct = struct_pb2.Struct()
+    struct.update(plain)
+    return struct
+
+
 class RecordingMonitor(MockMonitor):
     def __init__(self, mocks):
         super().__init__(mocks)
         self.records: dict[str, Registration] = {}
+        self.failed: list[Registration] = []  # registrations the (simulated) provider refused
         self._lock = threading.Lock()
 
     def RegisterResource(self, request):
@@ -75,15 +88,27 @@ class RecordingMonitor(MockMonitor):
             custom=request.custom or False,
             transforms=_resolve_callbacks(request.transforms),
         )
-        # moto's backends are not thread-safe, and one-at-a-time keeps reruns reproducible.
+        # The engine runs RPCs one at a time; the lock keeps moto safe should anything use threads.
         with self._lock:
-            resource_id, state = self.mocks.new_resource(args)
+            try:
+                resource_id, state = self.mocks.new_resource(args)
+            except Exception:
+                self.failed.append(record)
+                raise
             record.id = resource_id
             record.outputs = state
             self.records[urn] = record
-        obj_proto = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj_proto)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_struct(state))
+
+    def Invoke(self, request):
+        if request.tok == "pulumi:pulumi:getResource":
+            return super().Invoke(request)
+        args = MockCallArgs(token=request.tok, args=rpc.deserialize_properties(request.args), provider=request.provider)
+        ret = self.mocks.call(args)
+        ret, failures = (ret, None) if isinstance(ret, dict) else ret
+        checks = [provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures or []]
+        return resource_pb2.ResourceInvokeResponse(failures=checks, **{"return": _struct(ret)})
 
     def RegisterResourceOutputs(self, request):
         record = self.records.get(request.urn)

@@ -1,0 +1,506 @@
+#!/usr/bin/env python
+"""Benchmark the offline engine: wall time, memory and per-resource cost of an offline preview.
+
+    python bench/offline_preview.py                 # 3, 50 and 250 nodes, table + bench/results/latest.json
+    python bench/offline_preview.py --sizes 3,100   # other sizes
+    python bench/offline_preview.py --profile 250   # cProfile one engine run (hotspots, .prof file)
+
+Every measurement runs in a fresh child process (this script re-invoked with --child N), so
+import costs and peak memory are not shared between sizes. Per size the parent starts:
+
+  1. an engine child (timed, no tracemalloc): wall time, import time, engine.run() time, ru_maxrss;
+     it also dumps the custom resources it registered (type, name, literal inputs) to a temp file;
+  2. an engine child with tracemalloc on from its first line: Python-heap peak (tracemalloc slows
+     the run down, which is why its timings are not used);
+  3. a bare-mocks child: the Pulumi runtime configured as OfflineEngine._configure does (MockSettings,
+     ROOT reset, the engine's default executor), with a trivial echo Mocks, registering
+     pulumi.CustomResource(type, name, props=inputs) for every custom resource of (1). Only the registration run is timed.
+
+Targets are informational: the script exits 0 whether they pass or not, 1 if a run fails.
+"""
+
+from __future__ import annotations
+
+import time
+
+_T0 = time.perf_counter()  # before any heavy import: the child's "import" phase starts here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "bench" / "results"
+MARKER = "BENCH_JSON "
+DEFAULT_SIZES = (3, 50, 250)
+RAISED_QUOTA = 1000  # AWS maximum of "Routes per route table"
+DEFAULT_QUOTA_MAX_NODES = 48  # 50 routes per table = local + NAT default + 48 pod routes
+
+# Targets (informational).
+TARGET_DEV_WALL_S = 3.0  # dev stack (3 nodes): what a user waits for, imports included
+TARGET_VS_BARE = 1.5  # engine ms/resource <= 1.5x bare mocks ms/resource
+TARGET_LINEARITY = 1.3  # ms/resource at the largest size <= 1.3x that at 50 nodes
+
+
+def nodes_config(n: int) -> dict:
+    config: dict = {"nodes": {f"node{i}": {"index": i} for i in range(1, n + 1)}}
+    if n > DEFAULT_QUOTA_MAX_NODES:
+        config["routeTableQuota"] = RAISED_QUOTA
+    return config
+
+
+def _rss_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def _emit(payload: dict) -> None:
+    sys.stdout.write(MARKER + json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def _plain(value):
+    """Registration inputs as plain literals: secrets unwrapped, anything exotic stringified."""
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _plain(value.get("value"))
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _warm_program_imports() -> None:
+    """Import what __main__.py imports, including pulumi_aws's lazily loaded classes, so that
+    engine.run() measures registration work and not first-touch imports (those are reported
+    in the import phase, and in the child's total wall time)."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT))
+    import pulumi_aws as aws
+
+    importlib.import_module("components")
+    used = set()
+    for source in [ROOT / "__main__.py", *sorted((ROOT / "components").glob("*.py"))]:
+        used.update(re.findall(r"\baws\.([a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_]*)", source.read_text()))
+        used.update(("", fn) for fn in re.findall(r"\baws\.(get_[a-z0-9_]+)", source.read_text()))
+    for module, attr in sorted(used):
+        getattr(getattr(aws, module) if module else aws, attr, None)
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def child_engine(n: int, use_tracemalloc: bool, dump: str | None, cold: bool, profile: str | None) -> int:
+    if use_tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start()
+    sys.path.insert(0, str(ROOT))
+    from offline import OfflineEngine
+
+    if not cold:
+        _warm_program_imports()
+    import_s = time.perf_counter() - _T0
+
+    tm_run_peak = None
+    t = time.perf_counter()
+    with OfflineEngine(ROOT, stack="dev", config=nodes_config(n)) as engine:
+        enter_s = time.perf_counter() - t
+        if use_tracemalloc:
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        t = time.perf_counter()
+        result = engine.run()
+        run_s = time.perf_counter() - t
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        if use_tracemalloc:
+            tm_run_peak = tracemalloc.get_traced_memory()[1] - before
+    total_in_process_s = time.perf_counter() - _T0
+
+    resources = result.resources
+    custom = [r for r in resources if r.custom]
+    by_type: dict[str, int] = {}
+    for r in resources:
+        by_type[r.type] = by_type.get(r.type, 0) + 1
+    if dump and result.ok:
+        Path(dump).write_text(json.dumps([[r.type, r.name, _plain(r.inputs)] for r in custom]))
+    payload = {
+        "mode": "engine",
+        "nodes": n,
+        "ok": result.ok,
+        "error": result.error,
+        "import_s": import_s,
+        "enter_s": enter_s,
+        "run_s": run_s,
+        "in_process_s": total_in_process_s,
+        "resources": len(resources),
+        "custom_resources": len(custom),
+        "by_type": dict(sorted(by_type.items())),
+        "peak_rss_mb": _rss_mb(),
+    }
+    if use_tracemalloc:
+        import tracemalloc
+
+        payload["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        payload["tracemalloc_run_peak_mb"] = tm_run_peak / 2**20
+        tracemalloc.stop()
+    _emit(payload)
+    return 0 if result.ok else 1
+
+
+def child_bare(n: int, regs_path: str) -> int:
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime import settings as pulumi_settings
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+    # The same default executor as the engine: its inline one if it has it, else one worker thread.
+    executor_cls, executor_name = lambda: ThreadPoolExecutor(max_workers=1), "ThreadPoolExecutor(max_workers=1)"
+    sys.path.insert(0, str(ROOT))
+    try:
+        from offline.engine import _InlineExecutor
+
+        executor_cls, executor_name = _InlineExecutor, "offline.engine._InlineExecutor"
+    except ImportError:
+        pass
+
+    regs = json.loads(Path(regs_path).read_text())
+    # The engine's URNs include parents; without them two same-typed, same-named resources would clash.
+    seen: dict[tuple[str, str], int] = {}
+    for reg in regs:
+        key = (reg[0], reg[1])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            reg[1] = f"{reg[1]}-{seen[key]}"
+    import_s = time.perf_counter() - _T0
+
+    class EchoMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args):
+            return args.name + "_id", args.inputs
+
+        def call(self, args):
+            return {}
+
+    def program():
+        for typ, name, props in regs:
+            pulumi.CustomResource(typ, name, props=props)
+
+    t = time.perf_counter()
+    # As OfflineEngine._configure: MockSettings, ROOT reset, a single-worker default executor.
+    monitor = pulumi_mocks.MockMonitor(EchoMocks())
+    pulumi_settings.ROOT.set(None)
+    pulumi_settings.configure(
+        pulumi_mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pulumi_mocks.MockEngine(logging.getLogger("bench.bare")),
+            project="k8s-networking",
+            stack="dev",
+            dry_run=False,
+            organization="organization",
+            callbacks=None,
+        )
+    )
+    loop = _ensure_event_loop()
+    loop.set_default_executor(executor_cls())
+    error = None
+    try:
+        _sync_await(run_in_stack(program))
+    except BaseException as exc:  # noqa: BLE001 -- reported to the parent
+        error = f"{type(exc).__name__}: {exc}"
+    run_s = time.perf_counter() - t
+    registered = sum(1 for urn in monitor.resources if "::pulumi:pulumi:Stack::" not in urn)
+    _emit(
+        {
+            "mode": "bare",
+            "nodes": n,
+            "ok": error is None and registered == len(regs),
+            "error": error or (None if registered == len(regs) else f"registered {registered} of {len(regs)}"),
+            "import_s": import_s,
+            "run_s": run_s,
+            "custom_resources": registered,
+            "executor": executor_name,
+            "peak_rss_mb": _rss_mb(),
+        }
+    )
+    return 0 if error is None else 1
+
+
+# ----------------------------------------------------------------------------- parent
+
+
+def spawn(args: list[str], timeout: float) -> tuple[dict, float]:
+    """Run this script as a child; its JSON line and the child's wall time (process start to exit)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - t
+    lines = [line[len(MARKER) :] for line in proc.stdout.splitlines() if line.startswith(MARKER)]
+    if not lines:
+        raise RuntimeError(
+            f"child {' '.join(args)} exited {proc.returncode} without a result\n"
+            f"--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+        )
+    payload = json.loads(lines[-1])
+    if proc.returncode != 0 and payload.get("ok", False):
+        payload["ok"] = False
+        payload["error"] = f"exit status {proc.returncode}: {proc.stderr[-500:]}"
+    return payload, wall
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def measure_size(n: int, repeat: int, timeout: float, cold: bool, log) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-regs-") as tmp:
+        regs = str(Path(tmp) / "regs.json")
+        engine_runs, walls = [], []
+        for i in range(repeat):
+            log(f"  {n:>4} nodes: engine child {i + 1}/{repeat} ...")
+            extra = ["--cold"] if cold else []
+            payload, wall = spawn(["--child", str(n), "--mode", "engine", "--dump", regs, *extra], timeout)
+            if not payload["ok"]:
+                return {"nodes": n, "ok": False, "error": f"engine: {payload['error']}"}
+            engine_runs.append(payload)
+            walls.append(wall)
+        log(f"  {n:>4} nodes: engine child with tracemalloc ...")
+        tm, tm_wall = spawn(["--child", str(n), "--mode", "engine", "--tracemalloc", *(["--cold"] if cold else [])], timeout)
+        if not tm["ok"]:
+            return {"nodes": n, "ok": False, "error": f"engine (tracemalloc): {tm['error']}"}
+        bare_runs = []
+        for i in range(repeat):
+            log(f"  {n:>4} nodes: bare-mocks child {i + 1}/{repeat} ...")
+            payload, _ = spawn(["--child", str(n), "--mode", "bare", "--regs", regs], timeout)
+            if not payload["ok"]:
+                return {"nodes": n, "ok": False, "error": f"bare mocks: {payload['error']}"}
+            bare_runs.append(payload)
+
+    first = engine_runs[0]
+    custom = first["custom_resources"]
+    run_s = _median([r["run_s"] for r in engine_runs])
+    bare_s = _median([r["run_s"] for r in bare_runs])
+    return {
+        "nodes": n,
+        "ok": True,
+        "config": {k: v for k, v in nodes_config(n).items() if k != "nodes"},
+        "resources": first["resources"],
+        "custom_resources": custom,
+        "by_type": first["by_type"],
+        "child_wall_s": _median(walls),
+        "import_s": _median([r["import_s"] for r in engine_runs]),
+        "enter_s": _median([r["enter_s"] for r in engine_runs]),
+        "run_s": run_s,
+        # interpreter start-up (~15 ms) plus teardown: child wall time minus what the child measured itself
+        "exit_s": _median([w - r["in_process_s"] for w, r in zip(walls, engine_runs)]),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in engine_runs),
+        "tracemalloc_peak_mb": tm["tracemalloc_peak_mb"],
+        "tracemalloc_run_peak_mb": tm["tracemalloc_run_peak_mb"],
+        "tracemalloc_child_wall_s": tm_wall,
+        "engine_ms_per_resource": 1000 * run_s / custom,
+        "bare_run_s": bare_s,
+        "bare_ms_per_resource": 1000 * bare_s / custom,
+        "bare_peak_rss_mb": max(r["peak_rss_mb"] for r in bare_runs),
+        "bare_executor": bare_runs[0]["executor"],
+        "engine_vs_bare": run_s / bare_s if bare_s else None,
+        "samples": {
+            "child_wall_s": walls,
+            "run_s": [r["run_s"] for r in engine_runs],
+            "bare_run_s": [r["run_s"] for r in bare_runs],
+        },
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def summarize(rows: list[dict]) -> dict:
+    by_n = {r["nodes"]: r for r in rows if r.get("ok")}
+    targets = []
+    if 3 in by_n:
+        wall = by_n[3]["child_wall_s"]
+        targets.append({
+            "target": f"dev stack (3 nodes) child wall time <= {TARGET_DEV_WALL_S:g} s",
+            "value": f"{wall:.2f} s",
+            "pass": wall <= TARGET_DEV_WALL_S,
+        })
+    for n, r in sorted(by_n.items()):
+        targets.append({
+            "target": f"{n} nodes: engine ms/resource <= {TARGET_VS_BARE:g}x bare mocks",
+            "value": f"{r['engine_vs_bare']:.2f}x ({r['engine_ms_per_resource']:.2f} vs {r['bare_ms_per_resource']:.2f} ms)",
+            "pass": r["engine_vs_bare"] <= TARGET_VS_BARE,
+        })
+    linearity = {}
+    big = max(by_n) if by_n else None
+    if 50 in by_n and big is not None and big > 50:
+        a, b = by_n[50], by_n[big]
+        ratio = b["engine_ms_per_resource"] / a["engine_ms_per_resource"]
+        bare_ratio = b["bare_ms_per_resource"] / a["bare_ms_per_resource"]
+        marginal = 1000 * (b["run_s"] - a["run_s"]) / (b["custom_resources"] - a["custom_resources"])
+        linearity = {
+            "from_nodes": 50,
+            "to_nodes": big,
+            "engine_ms_per_resource_ratio": ratio,
+            "bare_ms_per_resource_ratio": bare_ratio,
+            "engine_marginal_ms_per_resource": marginal,
+        }
+        targets.append({
+            "target": f"ms/resource {big} vs 50 nodes <= {TARGET_LINEARITY:g}x",
+            "value": f"{ratio:.2f}x (bare mocks {bare_ratio:.2f}x; marginal {marginal:.2f} ms/resource)",
+            "pass": ratio <= TARGET_LINEARITY,
+        })
+    return {"targets": targets, "linearity": linearity}
+
+
+def print_report(rows: list[dict], summary: dict) -> None:
+    cols = [
+        ("nodes", "nodes", "{}"),
+        ("resources", "resources", "{}"),
+        ("custom", "custom_resources", "{}"),
+        ("child wall s", "child_wall_s", "{:.2f}"),
+        ("import s", "import_s", "{:.2f}"),
+        ("run() s", "run_s", "{:.3f}"),
+        ("exit s", "exit_s", "{:.2f}"),
+        ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
+        ("tracemalloc MB", "tracemalloc_peak_mb", "{:.1f}"),
+        ("run() heap MB", "tracemalloc_run_peak_mb", "{:.1f}"),
+        ("engine ms/res", "engine_ms_per_resource", "{:.2f}"),
+        ("bare ms/res", "bare_ms_per_resource", "{:.2f}"),
+        ("engine/bare", "engine_vs_bare", "{:.2f}x"),
+    ]
+    table = [[h for h, _, _ in cols]]
+    for r in rows:
+        if not r.get("ok"):
+            table.append([str(r["nodes"]), f"ERROR: {r['error']}"] + [""] * (len(cols) - 2))
+            continue
+        table.append([fmt.format(r[key]) for _, key, fmt in cols])
+    widths = [max(len(row[i]) for row in table if i < len(row) and not row[1].startswith("ERROR")) for i in range(len(cols))]
+    print()
+    for k, row in enumerate(table):
+        if row[1].startswith("ERROR"):
+            print(f"{row[0]:>{widths[0]}}  {row[1]}")
+            continue
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+    print()
+    print("child wall = subprocess start to exit (interpreter, imports, moto, run): what a user waits for;")
+    print("  import s = child start until just before run() (imports incl. pulumi_aws classes the program uses);")
+    print("  exit s = child wall minus the child's own clock: interpreter start-up and teardown.")
+    print("ms/res = run time / custom resources; bare = echo Mocks + pulumi.CustomResource, same resources.")
+    print("tracemalloc MB = Python-heap peak of a separate traced child; run() heap MB = peak growth during run().")
+    lin = summary["linearity"]
+    if lin:
+        print(
+            f"linearity {lin['from_nodes']}->{lin['to_nodes']} nodes: engine ms/resource x{lin['engine_ms_per_resource_ratio']:.2f}, "
+            f"bare x{lin['bare_ms_per_resource_ratio']:.2f}; engine marginal cost {lin['engine_marginal_ms_per_resource']:.2f} ms/resource"
+        )
+    print()
+    print("targets (informational):")
+    for t in summary["targets"]:
+        print(f"  [{_verdict(t['pass'])}] {t['target']}: {t['value']}")
+
+
+def run_profile(n: int, timeout: float, top: int) -> int:
+    import pstats
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    prof = RESULTS_DIR / f"engine-{n}.prof"
+    payload, wall = spawn(["--child", str(n), "--mode", "engine", "--profile-out", str(prof)], timeout)
+    print(f"{n} nodes under cProfile: run() {payload['run_s']:.2f} s, {payload['custom_resources']} custom resources, "
+          f"child wall {wall:.2f} s; stats in {prof.relative_to(ROOT)}")
+    stats = pstats.Stats(str(prof))
+    stats.strip_dirs()
+    for key in ("tottime", "cumulative"):
+        print(f"\n=== top {top} by {key} ===")
+        stats.sort_stats(key).print_stats(top)
+    return 0 if payload["ok"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="node counts (default 3,50,250)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed children per size; medians are reported")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per child")
+    parser.add_argument("--cold", action="store_true", help="do not pre-import pulumi_aws classes before run()")
+    parser.add_argument("--out", default=str(RESULTS_DIR / "latest.json"), help="JSON results file")
+    parser.add_argument("--profile", type=int, metavar="N", help="cProfile one engine run of N nodes and print hotspots")
+    parser.add_argument("--top", type=int, default=30, help="rows per profile listing")
+    # internal: child modes
+    parser.add_argument("--child", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=("engine", "bare"), default="engine", help=argparse.SUPPRESS)
+    parser.add_argument("--tracemalloc", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dump", help=argparse.SUPPRESS)
+    parser.add_argument("--regs", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child is not None:
+        if args.mode == "bare":
+            return child_bare(args.child, args.regs)
+        return child_engine(args.child, args.tracemalloc, args.dump, args.cold, args.profile_out)
+    if args.profile:
+        return run_profile(args.profile, args.timeout, args.top)
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    log(f"offline preview benchmark: sizes {sizes}, repeat {args.repeat}")
+    rows = []
+    for n in sizes:
+        try:
+            rows.append(measure_size(n, args.repeat, args.timeout, args.cold, log))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            rows.append({"nodes": n, "ok": False, "error": str(exc).splitlines()[0]})
+            log(str(exc))
+    summary = summarize(rows)
+    print_report(rows, summary)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "repeat": args.repeat,
+        "warm_imports": not args.cold,
+        "sizes": rows,
+        **summary,
+    }, indent=2) + "\n")
+    print(f"\nresults written to {out}")
+    return 0 if all(r.get("ok") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

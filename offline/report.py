@@ -1,0 +1,63 @@
+"""Text rendering of a run: a preview-like resource tree and the node table."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from . import invariants
+from .engine import RunResult
+
+
+def resource_tree(result: RunResult) -> str:
+    """Like `pulumi preview`: every resource with its type and name, nested under its parent."""
+    children: dict[str, list] = defaultdict(list)
+    for record in result.records.values():
+        children[record.parent].append(record)
+    rows: list[tuple[str, str]] = []
+
+    def walk(parent: str, prefix: str) -> None:
+        kids = children.get(parent, [])
+        for i, record in enumerate(kids):
+            last = i == len(kids) - 1
+            branch = "" if not parent else ("└─ " if last else "├─ ")
+            rows.append((prefix + branch + record.type, record.name))
+            walk(record.urn, prefix + ("" if not parent else ("   " if last else "│  ")))
+
+    walk("", "")
+    width = max((len(t) for t, _ in rows), default=4) + 3
+    lines = [f"     {'Type':<{width}}Name"]
+    lines += [f" +   {t:<{width}}{n}" for t, n in rows]
+    lines.append("")
+    lines.append(f"Resources:\n    + {len(rows)} to create")
+    return "\n".join(lines)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r).rstrip() for r in [headers, *rows])
+
+
+def node_table(ec2) -> str:
+    """node -> zone -> private IP -> pod CIDR -> the route tables that route it (read from AWS)."""
+    tables = invariants.pod_route_tables(ec2)
+    rows = []
+    for node in invariants.nodes(ec2).values():
+        routed = [invariants.table_name(tables[t]) for t in invariants.routed_by(node, tables)]
+        rows.append([node.name, node.zone, node.private_ip, node.pod_cidr, ", ".join(routed) or "(none: overlay)"])
+    return table(["node", "zone", "private IP", "pod CIDR", "routed by"], rows)
+
+
+def render_value(value: Any) -> str:
+    if isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+        return "[secret]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {render_value(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
+    return str(value)
+
+
+def outputs(result: RunResult) -> str:
+    return "\n".join(f"    {k}: {render_value(v)}" for k, v in sorted(result.exports.items()))

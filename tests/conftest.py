@@ -1,0 +1,44 @@
+"""The one mocks setup for the suite: the offline engine (Pulumi mocks backed by moto).
+
+`run_stack(config)` builds and runs the program inside the test. moto is process-global, so
+starting a run closes the previous one: only the latest run's AWS state can be read back.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hypothesis.internal.observability  # noqa: F401 -- see below
+import pytest
+
+# Imported up front on purpose: CPython 3.11.7 (this machine's) can raise "SystemError: AST
+# constructor recursion depth mismatch" (gh-106905, fixed in 3.11.8) when hypothesis's pytest
+# plugin imports this module late, under assertion rewriting, after the Pulumi runtime ran.
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from offline import OfflineEngine  # noqa: E402
+
+
+@pytest.fixture
+def run_stack():
+    current: list[OfflineEngine] = []
+
+    def run(config: dict | None = None, stack: str = "dev", project_dir: Path = ROOT, **kwargs):
+        while current:
+            current.pop().__exit__(None, None, None)
+        engine = OfflineEngine(project_dir, stack, config, **kwargs).__enter__()
+        current.append(engine)
+        return engine.run(), engine
+
+    yield run
+    while current:
+        current.pop().__exit__(None, None, None)
+
+
+def nodes_config(*indices: int, **extra) -> dict:
+    """A `nodes` map node<i> -> {index: i} (plus any per-node extras keyed by node name)."""
+    return {f"node{i}": {"index": i, **extra.get(f"node{i}", {})} for i in indices}

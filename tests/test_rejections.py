@@ -1,0 +1,94 @@
+"""Bad input stops the run before any resource registers; AWS-side rejections stop it too."""
+
+import pytest
+
+from offline import OfflineEngine
+from tests.conftest import nodes_config
+
+BAD = [
+    ({"vpcCidr": "192.168.0.0/33"}, "vpcCidr:"),
+    ({"podCidr": "192.168.0.0/16"}, "podCidr:"),
+    ({"serviceCidr": "8.8.0.0/16"}, "serviceCidr:"),
+    ({"nodePodCidrPrefix": 16}, "nodePodCidrPrefix:"),
+    ({"nodes": nodes_config(0)}, "nodes.node0.index:"),
+    ({"nodes": nodes_config(300)}, "nodes.node300.index:"),
+    ({"nodes": {"a": {"index": 1}, "b": {"index": 1}}}, "nodes.b.index:"),
+    ({"cni": "cilium"}, "cni:"),
+    ({"encapsulation": "geneve"}, "encapsulation:"),
+    ({"cni": "flannel", "encapsulation": "ipip"}, "encapsulation:"),
+    ({"availabilityZones": 1}, "availabilityZones:"),
+    ({"nodes": nodes_config(*range(1, 50))}, "routeTableQuota:"),
+    ({"availabilityZones": 9}, "availabilityZones: 9 requested"),  # found after the zone lookup
+    ({"nodes": nodes_config(1, node1={"zone": "us-east-1f"})}, "nodes.node1.zone:"),  # likewise
+    ({"podCIDR": "10.9.0.0/16"}, "k8s-networking:podCIDR:"),
+]
+
+
+@pytest.mark.parametrize("config,message", BAD, ids=[m for _, m in BAD])
+def test_bad_config_registers_nothing(run_stack, config, message):
+    result, _ = run_stack(config)
+    assert not result.ok and result.error_kind == "config"
+    assert message in result.error
+    assert result.resources == []
+
+
+def test_the_cli_type_checks_like_pulumi(run_stack):
+    result, _ = run_stack({"availabilityZones": "two"})
+    assert result.error == "Stack 'dev' with configuration key 'availabilityZones' must be of type 'integer'"
+    assert result.resources == []
+
+
+def test_missing_stack_file_is_a_config_error(run_stack):
+    result, _ = run_stack(stack="nosuchstack")
+    assert result.error_kind == "config" and "Pulumi.nosuchstack.yaml not found" in result.error
+
+
+def test_account_quota_below_the_declared_one_is_an_aws_rejection(run_stack):
+    # The stack claims a raised quota of 60, but the (simulated) account still has 50.
+    result, _ = run_stack({"nodes": nodes_config(*range(1, 50)), "routeTableQuota": 60}, route_table_quota=50)
+    assert result.error_kind == "aws"
+    assert "RouteLimitExceeded" in result.error and "aws:ec2/route:Route" in result.error
+
+
+def test_unknown_kubernetes_version_has_no_ami(run_stack):
+    result, _ = run_stack({"kubernetesVersion": "1.99"})
+    assert result.error_kind == "aws"
+    assert "ParameterNotFound" in result.error and "/1.99/amazon-linux-2023/" in result.error
+
+
+def test_unknown_instance_type_is_rejected(run_stack):
+    result, _ = run_stack({"instanceType": "t9.mega"})
+    assert result.error_kind == "aws" and "t9.mega" in result.error
+
+
+PROGRAM = '''
+import pulumi, pulumi_aws as aws
+vpc = aws.ec2.Vpc("vpc", cidr_block="192.168.0.0/16")
+subnet = aws.ec2.Subnet("subnet", vpc_id=vpc.id, cidr_block="192.168.1.0/24", availability_zone="us-east-1a")
+ami = aws.ssm.get_parameter_output(
+    name="/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/image_id").value
+node = aws.ec2.Instance("node", ami=ami, instance_type="t3.medium", subnet_id=subnet.id, source_dest_check=False)
+rt = aws.ec2.RouteTable("rt", vpc_id=vpc.id)
+aws.ec2.Route("first", route_table_id=rt.id, destination_cidr_block=DEST1, network_interface_id=node.primary_network_interface_id)
+aws.ec2.Route("second", route_table_id=rt.id, destination_cidr_block=DEST2, network_interface_id=node.primary_network_interface_id,
+              opts=pulumi.ResourceOptions(depends_on=[]))
+'''
+
+
+@pytest.mark.parametrize(
+    "dest1,dest2,code",
+    [
+        ("10.1.1.0/24", "10.1.1.0/24", "RouteAlreadyExists"),  # moto would silently overwrite
+        ("10.1.1.0/24", "192.168.0.0/16", "InvalidParameterValue"),  # moto would replace the local route
+        ("10.1.1.0/24", "10.1.2.0/33", "InvalidParameterValue"),  # moto accepts malformed CIDRs with ENIs
+        ("10.1.1.0/24", "192.168.7.0/24", "InvalidParameterValue"),  # inside the VPC, not a subnet
+    ],
+)
+def test_aws_rules_moto_lacks(tmp_path, dest1, dest2, code):
+    (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
+    (tmp_path / "Pulumi.test.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (tmp_path / "__main__.py").write_text(PROGRAM.replace("DEST1", repr(dest1)).replace("DEST2", repr(dest2)))
+    with OfflineEngine(tmp_path, "test") as engine:
+        result = engine.run()
+    assert result.error_kind == "aws", result.error
+    assert code in result.error
