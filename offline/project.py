@@ -57,7 +57,8 @@ def _qualify(key: str, project: str) -> str:
 
 
 _TYPE_CHECKS = {
-    "string": lambda v: isinstance(v, str),
+    # Stack files hold YAML scalars; the CLI passes any scalar to a string key as its text.
+    "string": lambda v: isinstance(v, (str, int, float)),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)
     or (isinstance(v, str) and v.lstrip("-").isdigit()),
     "boolean": lambda v: isinstance(v, bool) or v in ("true", "false"),

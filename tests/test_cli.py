@@ -1,0 +1,39 @@
+"""The offline preview command: what a new user runs first."""
+
+from offline.__main__ import main
+from offline.project import SECRET_PLACEHOLDER, resolve_config
+from tests.conftest import ROOT
+
+
+def test_dev_preview_prints_tree_and_node_table(capsys):
+    assert main(["--cwd", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert "k8snet:index:Network" in out and "└─ aws:ec2/route:Route" in out
+    assert "+ 35 to create" in out
+    node_rows = [line.split() for line in out.splitlines() if line.startswith("node")]
+    assert node_rows[0][:4] == ["node", "zone", "private", "IP"]
+    rows = {r[0]: r for r in node_rows[1:]}
+    assert rows["node1"][1] == "us-east-1a" and rows["node1"][3] == "10.1.1.0/24"
+    assert rows["node2"][3] == "10.1.2.0/24"
+    assert all("k8snet-dev-private-us-east-1a," in r and "k8snet-dev-private-us-east-1b" in r for r in rows.values())
+
+
+def test_bad_config_exits_2_with_the_clear_error(capsys):
+    assert main(["--cwd", str(ROOT), "--config", "cni=weave", "--config", "nodes={a: {index: 0}}"]) == 2
+    err = capsys.readouterr().err
+    assert "cni: 'weave' is not one of calico, flannel" in err
+    assert "nodes.a.index: 0 is below 1" in err
+    assert "0 resources were registered" in err
+
+
+def test_aws_rejection_exits_1(capsys):
+    assert main(["--cwd", str(ROOT), "--config", "kubernetesVersion=1.99"]) == 1
+    assert "ParameterNotFound" in capsys.readouterr().err
+
+
+def test_secure_values_stay_secret_offline(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nruntime: python\nconfig:\n  token:\n    type: string\n    secret: true\n    default: x\n")
+    (tmp_path / "Pulumi.s.yaml").write_text("config:\n  p:password:\n    secure: v1:abcdef\n")
+    config = resolve_config(tmp_path, "s")
+    assert config.values["p:password"] == SECRET_PLACEHOLDER
+    assert config.secret_keys == ["p:password", "p:token"]

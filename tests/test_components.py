@@ -1,0 +1,45 @@
+"""Every component follows the Pulumi component pattern the project promises its users."""
+
+import re
+
+from components import Network, PodRoutes, WorkerNodes
+
+
+def _camel(name):
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def test_component_conventions(run_stack):
+    result, _ = run_stack()
+    assert result.ok, result.error
+    components = {r.urn: r for r in result.resources if not r.custom}
+    assert {r.type for r in components.values()} == {
+        "k8snet:index:Network", "k8snet:index:WorkerNodes", "k8snet:index:PodRoutes"}
+    for cls in (Network, WorkerNodes, PodRoutes):
+        (record,) = [r for r in components.values() if r.type == f"k8snet:index:{cls.__name__}"]
+        children = [r for r in result.resources if r.parent == record.urn]
+        assert children, cls.__name__
+        assert all(c.name.startswith(f"{record.name}-") for c in children), cls.__name__
+        # Every declared output is assigned and registered.
+        declared = {_camel(n) for n in cls.__annotations__}
+        assert declared <= set(record.outputs), (cls.__name__, declared - set(record.outputs))
+    # Every custom resource hangs under a component: nothing is parented to the stack directly.
+    stack = next(r.urn for r in result.records.values() if r.type == "pulumi:pulumi:Stack")
+    assert not [r.name for r in result.resources if r.custom and r.parent == stack]
+
+
+def test_no_inline_routes_and_nodes_ignore_ami_drift(run_stack):
+    result, _ = run_stack()
+    assert all(not r.inputs.get("routes") for r in result.of_type("aws:ec2/routeTable:RouteTable"))
+    for inst in result.of_type("aws:ec2/instance:Instance"):
+        assert inst.options["ignoreChanges"] == ["ami"]
+
+
+def test_exports_name_every_node(run_stack):
+    result, _ = run_stack()
+    nodes = result.exports["nodes"]
+    assert sorted(nodes) == ["node1", "node2", "node3"]
+    assert all(re.fullmatch(r"192\.168\.\d+\.\d+", n["privateIp"]) for n in nodes.values())
+    assert {n: v["podCidr"] for n, v in nodes.items()} == {
+        "node1": "10.1.1.0/24", "node2": "10.1.2.0/24", "node3": "10.1.3.0/24"}

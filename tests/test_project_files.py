@@ -1,0 +1,43 @@
+"""Pulumi.yaml, the dev stack and the requirements agree with the code's contract."""
+
+import re
+
+import yaml
+
+from components.config import SCHEMA
+from tests.conftest import ROOT
+
+
+def _load(name):
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def test_pulumi_yaml_types_every_key_pulumi_can_type():
+    project = _load("Pulumi.yaml")
+    assert project["name"] == "k8s-networking"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+    declared = project["config"]
+    # Pulumi project config has no map type, so `nodes` is documented in a comment instead.
+    assert set(declared) == {k for k, v in SCHEMA.items() if v.type != "object"}
+    for key, decl in declared.items():
+        assert decl["type"] == SCHEMA[key].type, key
+        assert decl["default"] == SCHEMA[key].default, key
+        assert decl["description"] == SCHEMA[key].description, key
+    assert "k8s-networking:nodes:" in (ROOT / "Pulumi.yaml").read_text()
+
+
+def test_dev_stack_sets_region_and_the_documents_values():
+    config = _load("Pulumi.dev.yaml")["config"]
+    assert config["aws:region"]
+    assert config["k8s-networking:vpcCidr"] == "192.168.0.0/16"
+    assert config["k8s-networking:podCidr"] == "10.1.0.0/16"
+    assert config["k8s-networking:nodePodCidrPrefix"] == 24
+    assert config["k8s-networking:nodes"]["node1"] == {"index": 1}
+
+
+def test_requirements_are_pinned():
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if line and not line.startswith("-r "):
+                assert re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[0-9][\w.]*", line), f"{name}: {line} is not pinned"
