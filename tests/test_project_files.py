@@ -41,3 +41,12 @@ def test_requirements_are_pinned():
             line = line.split("#")[0].strip()
             if line and not line.startswith("-r "):
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[0-9][\w.]*", line), f"{name}: {line} is not pinned"
+
+
+def test_readme_documents_every_config_key_and_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    for key in SCHEMA:
+        assert f"| `{key}` |" in readme, key
+    assert "venv/bin/python -m offline --stack dev" in readme
+    assert "venv/bin/python -m pytest" in readme
+    assert "venv/bin/python -m pytest" in (ROOT / ".ci/run").read_text()
