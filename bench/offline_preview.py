@@ -13,7 +13,7 @@ import costs and peak memory are not shared between sizes. Per size the parent s
   2. an engine child with tracemalloc on from its first line: Python-heap peak (tracemalloc slows
      the run down, which is why its timings are not used);
   3. a bare-mocks child: the Pulumi runtime configured as OfflineEngine._configure does (MockSettings,
-     ROOT reset, the engine's default executor), with a trivial echo Mocks, registering
+     ROOT reset) with the stock MockMonitor, a single-worker executor and a trivial echo Mocks, registering
      pulumi.CustomResource(type, name, props=inputs) for every custom resource of (1). Only the registration run is timed.
 
 Targets are informational: the script exits 0 whether they pass or not, 1 if a run fails.
@@ -204,15 +204,10 @@ def child_bare(n: int, regs_path: str) -> int:
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-    # The same default executor as the engine: its inline one if it has it, else one worker thread.
-    executor_cls, executor_name = lambda: ThreadPoolExecutor(max_workers=1), "ThreadPoolExecutor(max_workers=1)"
-    sys.path.insert(0, str(ROOT))
-    try:
-        from offline.engine import _InlineExecutor
-
-        executor_cls, executor_name = _InlineExecutor, "offline.engine._InlineExecutor"
-    except ImportError:
-        pass
+    # One worker thread, as the engine used to. (The engine now runs RPCs inline on the loop's thread,
+    # which the stock MockMonitor does not survive: its _sync_await re-enters the running loop once
+    # per pending registration and hits RecursionError after ~75 independent resources.)
+    executor_cls, executor_name = (lambda: ThreadPoolExecutor(max_workers=1)), "ThreadPoolExecutor(max_workers=1)"
 
     regs = json.loads(Path(regs_path).read_text())
     # The engine's URNs include parents; without them two same-typed, same-named resources would clash.
@@ -236,7 +231,7 @@ def child_bare(n: int, regs_path: str) -> int:
             pulumi.CustomResource(typ, name, props=props)
 
     t = time.perf_counter()
-    # As OfflineEngine._configure: MockSettings, ROOT reset, a single-worker default executor.
+    # As OfflineEngine._configure: MockSettings, ROOT reset, then the default executor.
     monitor = pulumi_mocks.MockMonitor(EchoMocks())
     pulumi_settings.ROOT.set(None)
     pulumi_settings.configure(

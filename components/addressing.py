@@ -83,9 +83,5 @@ def subnet_plan(vpc_cidr: IPv4Network, zones: Sequence[str]) -> list[ZoneSubnets
     return [ZoneSubnets(zone, block(1 + i), block(blocks // 2 + 1 + i)) for i, zone in enumerate(zones)]
 
 
-def overlaps(a: IPv4Network, b: IPv4Network) -> bool:
-    return a.overlaps(b)
-
-
 def is_rfc1918(net: IPv4Network) -> bool:
     return any(net.subnet_of(r) for r in RFC1918)
