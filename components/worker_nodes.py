@@ -68,7 +68,9 @@ class WorkerNodes(pulumi.ComponentResource):
         # the cluster tag; it adds its NodePort rules there.
         sg = aws.ec2.SecurityGroup(
             f"{name}-sg",
-            name_prefix=f"{args.cluster_name}-nodes-",
+            # Group names may not start with "sg-" (whatever the cluster is called); the provider
+            # caps name_prefix at 100 characters and appends a 26-character suffix.
+            name_prefix=f"nodes-{args.cluster_name}-"[:100],
             description=f"Worker nodes of {args.cluster_name}",
             vpc_id=args.vpc_id,
             tags=tags.merge(args.tags, {"Name": f"{args.cluster_name}-nodes"}, owned),

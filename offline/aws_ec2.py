@@ -172,6 +172,9 @@ def route_table_association(ctx: AwsContext, name: str, inputs: dict) -> tuple[s
 def security_group(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     # The provider names a group <namePrefix><26 characters> when only a prefix is given.
     group_name = inputs.get("name") or inputs.get("namePrefix", "terraform-") + ctx.stable_suffix(26)
+    if group_name.startswith("sg-") or len(group_name) > 255:
+        raise AwsRejection("InvalidParameterValue", f"invalid security group name {group_name!r}: "
+                           "at most 255 characters and not starting with 'sg-'")
     description = inputs.get("description", "Managed by Pulumi")
     if not description.isascii():
         raise AwsRejection("InvalidParameterValue", "security group descriptions must be ASCII")

@@ -139,3 +139,10 @@ def test_graviton_nodes_get_the_arm64_ami(run_stack):
     insts = {r.outputs["tags"]["k8snet/node"]: r.outputs["ami"] for r in result.of_type("aws:ec2/instance:Instance")}
     arch = {n: ec2.describe_images(ImageIds=[a])["Images"][0]["Architecture"] for n, a in insts.items()}
     assert arch == {"node1": "x86_64", "node2": "arm64"}
+
+
+def test_cluster_names_never_make_an_invalid_security_group_name(run_stack):
+    result, engine = run_stack({"clusterName": "sg-" + "x" * 97})
+    assert result.ok, result.error
+    (group,) = engine.client("ec2").describe_security_groups(GroupIds=[result.named("workers-sg").id])["SecurityGroups"]
+    assert group["GroupName"].startswith("nodes-sg-xxx") and len(group["GroupName"]) <= 126
