@@ -148,7 +148,7 @@ def route(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     subnet_cidrs = [s.cidr_block for s in ctx.ec2.describe_subnets(filters={"vpc-id": [table.vpc_id]})]
     check_route(
         destination,
-        [r.destination_cidr_block for r in table.routes],
+        {str(r.destination_cidr_block) for r in table.routes if r.destination_cidr_block},
         vpc_cidrs,
         subnet_cidrs,
         kind,
@@ -229,7 +229,10 @@ def instance(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     itype = inputs.get("instanceType")
     images = ctx.ec2.describe_images(ami_ids=[image_id])  # InvalidAMIID.NotFound when unknown
     arch = images[0].architecture or "x86_64"
-    supported = INSTANCE_TYPES.get(itype, {}).get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    # moto can validate types too, but scans every offering per launch; one dict lookup does here.
+    if itype not in INSTANCE_TYPES:
+        raise AwsRejection("InvalidParameterValue", f"Invalid value '{itype}' for InstanceType.")
+    supported = INSTANCE_TYPES[itype].get("ProcessorInfo", {}).get("SupportedArchitectures", [])
     if supported and arch not in supported:
         raise AwsRejection("InvalidParameterValue", f"The architecture '{'/'.join(supported)}' of the specified "
                            f"instance type does not match the architecture '{arch}' of the specified AMI.")
@@ -256,7 +259,8 @@ def instance(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     reservation = ctx.ec2.run_instances(
         image_id, 1, inputs.get("userData"), [],
         instance_type=itype,
-        is_instance_type_default=False,
+        # Only gates moto's scan of ~1300 offerings per launch (type checked above already).
+        is_instance_type_default=True,
         region_name=ctx.region,
         subnet_id=subnet_obj.id,
         security_group_ids=sg_ids,
@@ -276,7 +280,7 @@ def instance(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     source_dest_check = inputs.get("sourceDestCheck", True)
     if not source_dest_check:
         # On AWS the instance attribute *is* the primary ENI's attribute; moto keeps two copies.
-        ctx.ec2.modify_instance_attribute(inst.id, "source_dest_check", "false")
+        inst.source_dest_check = "false"  # what moto's modify_instance_attribute sets, without its lookup
         ctx.ec2.modify_network_interface_attribute(eni.id, [], source_dest_check=False)
     volume_id = next((m.volume_id for m in inst.block_device_mapping.values()), "")
     return inst.id, {

@@ -33,7 +33,7 @@ def parse_destination(cidr: str) -> IPv4Network:
 
 def check_route(
     destination: IPv4Network,
-    existing: Iterable[str],
+    existing: set[str],  # destinations already in the table, normalised (str of ip_network)
     vpc_cidrs: Iterable[str],
     subnet_cidrs: Iterable[str],
     target_kind: str,
@@ -65,9 +65,8 @@ def check_route(
                     f"Route destination {destination} lies inside VPC CIDR {vpc}; only a whole subnet's CIDR "
                     "may be routed to an appliance.",
                 )
-    for cidr in existing:
-        if cidr and ipaddress.ip_network(cidr) == destination:
-            raise AwsRejection("RouteAlreadyExists", f"The route identified by {destination} already exists.")
+    if str(destination) in existing:
+        raise AwsRejection("RouteAlreadyExists", f"The route identified by {destination} already exists.")
     if route_count >= quota:
         raise AwsRejection(
             "RouteLimitExceeded",

@@ -22,7 +22,6 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto import settings as moto_settings
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
@@ -139,7 +138,6 @@ class OfflineEngine:
 
     # moto lives as long as the engine, so tests can read back what the run created.
     def __enter__(self) -> OfflineEngine:
-        moto_settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True  # AWS rejects unknown instance types
         # moto's 1300 sample AMIs cost 0.3 s per run; the engine publishes the EKS AMIs it serves.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         self._moto = mock_aws()
