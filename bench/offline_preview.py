@@ -194,20 +194,38 @@ def child_engine(n: int, use_tracemalloc: bool, dump: str | None, cold: bool, pr
     return 0 if result.ok else 1
 
 
-def child_bare(n: int, regs_path: str) -> int:
+def _configure_bare_mocks(mocks, project: str, stack: str):
+    """The Pulumi runtime as OfflineEngine._configure sets it up, but with the stock MockMonitor and
+    the stock setup's single-thread executor (the stock monitor re-enters the loop; it cannot run inline)."""
     import logging
     from concurrent.futures import ThreadPoolExecutor
 
-    import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import settings as pulumi_settings
-    from pulumi.runtime.stack import run_in_stack
-    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+    from pulumi.runtime.sync_await import _ensure_event_loop
 
-    # One worker thread, as the engine used to. (The engine now runs RPCs inline on the loop's thread,
-    # which the stock MockMonitor does not survive: its _sync_await re-enters the running loop once
-    # per pending registration and hits RecursionError after ~75 independent resources.)
-    executor_cls, executor_name = (lambda: ThreadPoolExecutor(max_workers=1)), "ThreadPoolExecutor(max_workers=1)"
+    monitor = pulumi_mocks.MockMonitor(mocks)
+    pulumi_settings.ROOT.set(None)
+    pulumi_settings.configure(
+        pulumi_mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pulumi_mocks.MockEngine(logging.getLogger("bench.bare")),
+            project=project,
+            stack=stack,
+            dry_run=False,
+            organization="organization",
+            callbacks=None,
+        )
+    )
+    _ensure_event_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+    return monitor
+
+
+def child_bare(n: int, regs_path: str) -> int:
+    import pulumi
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _sync_await
 
     regs = json.loads(Path(regs_path).read_text())
     # The engine's URNs include parents; without them two same-typed, same-named resources would clash.
@@ -231,23 +249,7 @@ def child_bare(n: int, regs_path: str) -> int:
             pulumi.CustomResource(typ, name, props=props)
 
     t = time.perf_counter()
-    # As OfflineEngine._configure: MockSettings, ROOT reset, then the default executor.
-    monitor = pulumi_mocks.MockMonitor(EchoMocks())
-    pulumi_settings.ROOT.set(None)
-    pulumi_settings.configure(
-        pulumi_mocks.MockSettings(
-            monitor=monitor,
-            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-            engine=pulumi_mocks.MockEngine(logging.getLogger("bench.bare")),
-            project="k8s-networking",
-            stack="dev",
-            dry_run=False,
-            organization="organization",
-            callbacks=None,
-        )
-    )
-    loop = _ensure_event_loop()
-    loop.set_default_executor(executor_cls())
+    monitor = _configure_bare_mocks(EchoMocks(), "k8s-networking", "dev")
     error = None
     try:
         _sync_await(run_in_stack(program))
@@ -264,7 +266,7 @@ def child_bare(n: int, regs_path: str) -> int:
             "import_s": import_s,
             "run_s": run_s,
             "custom_resources": registered,
-            "executor": executor_name,
+            "executor": "ThreadPoolExecutor(max_workers=1)",
             "peak_rss_mb": _rss_mb(),
         }
     )
@@ -274,16 +276,12 @@ def child_bare(n: int, regs_path: str) -> int:
 def child_bare_program(n: int) -> int:
     """The same __main__.py, same config, under the stock MockMonitor and a plain echo Mocks:
     what the program costs under Pulumi mocks with no moto, no AWS rules and no recording."""
-    import logging
     import runpy
-    from concurrent.futures import ThreadPoolExecutor
 
     import pulumi
-    from pulumi.runtime import mocks as pulumi_mocks
-    from pulumi.runtime import settings as pulumi_settings
     from pulumi.runtime.config import set_all_config
     from pulumi.runtime.stack import run_in_stack
-    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+    from pulumi.runtime.sync_await import _sync_await
 
     sys.path.insert(0, str(ROOT))
     from offline.project import resolve_config
@@ -304,23 +302,8 @@ def child_bare_program(n: int) -> int:
             return {}
 
     t = time.perf_counter()
-    monitor = pulumi_mocks.MockMonitor(EchoMocks())
-    pulumi_settings.ROOT.set(None)
-    pulumi_settings.configure(
-        pulumi_mocks.MockSettings(
-            monitor=monitor,
-            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-            engine=pulumi_mocks.MockEngine(logging.getLogger("bench.program")),
-            project=config.project,
-            stack=config.stack,
-            dry_run=False,
-            organization="organization",
-            callbacks=None,
-        )
-    )
+    monitor = _configure_bare_mocks(EchoMocks(), config.project, config.stack)
     set_all_config(config.values, config.secret_keys)
-    # The stock setup's thread pool (the stock MockMonitor re-enters the loop and cannot run inline).
-    _ensure_event_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
     os.chdir(ROOT)
     error = None
     try:

@@ -8,7 +8,7 @@ thousandth of the cost (no HTTP/XML round trip). Tests read the result back with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from moto.ec2.models.instance_types import INSTANCE_TYPES
 
