@@ -43,7 +43,8 @@ def nodes(ec2) -> dict[str, NodeView]:
                 private_ip=inst["PrivateIpAddress"],
                 pod_cidr=tags.get(POD_CIDR_TAG, ""),
                 eni_id=eni["NetworkInterfaceId"],
-                source_dest_check=check["SourceDestCheck"]["Value"] and eni["SourceDestCheck"],
+                # Either copy still checking drops routed traffic (moto keeps the two apart).
+                source_dest_check=check["SourceDestCheck"]["Value"] or eni["SourceDestCheck"],
             )
     return dict(sorted(found.items()))
 
