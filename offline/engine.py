@@ -28,7 +28,6 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from .aws_rules import AwsRejection
 from .mocks import AwsContext, MotoMocks
 from .monitor import Registration, RecordingMonitor
 from .project import ProjectError, ResolvedConfig, resolve_config
@@ -96,10 +95,15 @@ class _InlineExecutor(ThreadPoolExecutor):
         return future
 
 
+# Errors a run reports as its one message, by class name (ConfigError lives in the program's
+# own package, which the engine does not import), and the kind each is reported as.
+_ERROR_KINDS = {"AwsRejection": "aws", "ConfigError": "config", "ProjectError": "config", "DuplicateUrn": "program"}
+
+
 def _quiet_reported_errors(loop, context) -> None:
     """A refused resource leaves futures nobody awaits; the run already reports that error."""
     exc = context.get("exception")
-    if exc is not None and type(_root_cause(exc)).__name__ in ("AwsRejection", "ConfigError", "DuplicateUrn"):
+    if exc is not None and type(_root_cause(exc)).__name__ in _ERROR_KINDS:
         return
     loop.default_exception_handler(context)
 
@@ -113,7 +117,7 @@ def _root_cause(exc: BaseException) -> BaseException:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (AwsRejection, ProjectError)) or type(current).__name__ == "ConfigError":
+        if type(current).__name__ in _ERROR_KINDS:
             return current
         todo += [e for e in (current.__cause__, current.__context__) if e is not None]
     while exc.__cause__ is not None:  # otherwise the original error, not the runtime's re-raise
@@ -179,9 +183,7 @@ class OfflineEngine:
         except BaseException as exc:  # noqa: BLE001 -- reported as the run's one error
             cause = _root_cause(exc)
             result.error = str(cause)
-            result.error_kind = {"AwsRejection": "aws", "ConfigError": "config", "ProjectError": "config"}.get(
-                type(cause).__name__, "program"
-            )
+            result.error_kind = _ERROR_KINDS.get(type(cause).__name__, "program")
             if result.error_kind == "aws":
                 where = f"{monitor.failed[0].type} {monitor.failed[0].name}: " if monitor.failed else ""
                 result.error = f"AWS rejected {where}{cause}"
@@ -217,8 +219,3 @@ class OfflineEngine:
         loop.set_default_executor(_InlineExecutor())
         loop.set_exception_handler(_quiet_reported_errors)
 
-
-def preview(project_dir: str | Path = ".", stack: str = "dev", config: dict[str, Any] | None = None) -> RunResult:
-    """One-shot run for callers that do not need to read moto afterwards."""
-    with OfflineEngine(project_dir, stack, config) as engine:
-        return engine.run()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from pulumi.runtime import rpc
+
 from . import invariants
 from .engine import RunResult
 
@@ -50,7 +52,7 @@ def node_table(ec2) -> str:
 
 
 def render_value(value: Any) -> str:
-    if isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+    if rpc.is_rpc_secret(value):
         return "[secret]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {render_value(v)}" for k, v in sorted(value.items())) + "}"

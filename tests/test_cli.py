@@ -37,3 +37,11 @@ def test_secure_values_stay_secret_offline(tmp_path):
     config = resolve_config(tmp_path, "s")
     assert config.values["p:password"] == SECRET_PLACEHOLDER
     assert config.secret_keys == ["p:password", "p:token"]
+
+
+def test_outputs_render_secrets_masked():
+    from pulumi.runtime import rpc
+
+    from offline.report import render_value
+
+    assert render_value({"user": "admin", "password": rpc.wrap_rpc_secret("hunter2")}) == "{password: [secret], user: admin}"
