@@ -42,3 +42,11 @@ def run_stack():
 def nodes_config(*indices: int, **extra) -> dict:
     """A `nodes` map node<i> -> {index: i} (plus any per-node extras keyed by node name)."""
     return {f"node{i}": {"index": i, **extra.get(f"node{i}", {})} for i in indices}
+
+
+def probe_project(directory: Path, program: str) -> Path:
+    """A throwaway one-file Pulumi project (stack `test`, us-east-1) for probing the engine."""
+    (directory / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
+    (directory / "Pulumi.test.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (directory / "__main__.py").write_text(program)
+    return directory

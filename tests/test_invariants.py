@@ -1,6 +1,7 @@
 """The cross-object checks catch what AWS accepts but would not carry traffic."""
 
 from offline import OfflineEngine, invariants
+from tests.conftest import probe_project
 
 PROGRAM = '''
 import pulumi_aws as aws
@@ -23,10 +24,7 @@ aws.ec2.Route("t2-b", route_table_id=t2.id, destination_cidr_block="10.1.1.0/24"
 
 
 def test_checks_report_wrong_targets_checking_nodes_and_missing_routes(tmp_path):
-    (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
-    (tmp_path / "Pulumi.test.yaml").write_text("config:\n  aws:region: us-east-1\n")
-    (tmp_path / "__main__.py").write_text(PROGRAM)
-    with OfflineEngine(tmp_path, "test") as engine:
+    with OfflineEngine(probe_project(tmp_path, PROGRAM), "test") as engine:
         result = engine.run()
         assert result.ok, result.error
         problems = invariants.check_pod_routes(engine.client("ec2"))
@@ -38,10 +36,7 @@ def test_checks_report_wrong_targets_checking_nodes_and_missing_routes(tmp_path)
 
 
 def test_an_interface_that_checks_again_is_reported_even_if_the_instance_says_off(tmp_path):
-    (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
-    (tmp_path / "Pulumi.test.yaml").write_text("config:\n  aws:region: us-east-1\n")
-    (tmp_path / "__main__.py").write_text(PROGRAM)
-    with OfflineEngine(tmp_path, "test") as engine:
+    with OfflineEngine(probe_project(tmp_path, PROGRAM), "test") as engine:
         result = engine.run()
         ec2 = engine.client("ec2")
         eni = result.named("a").outputs["primaryNetworkInterfaceId"]

@@ -3,7 +3,7 @@
 import pytest
 
 from offline import OfflineEngine
-from tests.conftest import nodes_config
+from tests.conftest import nodes_config, probe_project
 
 BAD = [
     ({"vpcCidr": "192.168.0.0/33"}, "vpcCidr:"),
@@ -85,10 +85,8 @@ aws.ec2.Route("second", route_table_id=rt.id, destination_cidr_block=DEST2, netw
     ],
 )
 def test_aws_rules_moto_lacks(tmp_path, dest1, dest2, code):
-    (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
-    (tmp_path / "Pulumi.test.yaml").write_text("config:\n  aws:region: us-east-1\n")
-    (tmp_path / "__main__.py").write_text(PROGRAM.replace("DEST1", repr(dest1)).replace("DEST2", repr(dest2)))
-    with OfflineEngine(tmp_path, "test") as engine:
+    program = PROGRAM.replace("DEST1", repr(dest1)).replace("DEST2", repr(dest2))
+    with OfflineEngine(probe_project(tmp_path, program), "test") as engine:
         result = engine.run()
     assert result.error_kind == "aws", result.error
     assert code in result.error
