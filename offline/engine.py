@@ -28,11 +28,14 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from .kubernetes import KubeContext
 from .mocks import AwsContext, MotoMocks
 from .monitor import Registration, RecordingMonitor
 from .project import ProjectError, ResolvedConfig, resolve_config
 
 ROUTE_QUOTA_KEY = "k8s-networking:routeTableQuota"
+KUBE_VERSION_KEY = "k8s-networking:kubernetesVersion"
+SERVICE_CIDR_KEY = "k8s-networking:serviceCidr"
 
 
 @dataclass
@@ -41,7 +44,7 @@ class RunResult:
     records: dict[str, Registration]  # by URN, in registration order, the root stack included
     exports: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # the one clear message a failed run ends with
-    error_kind: str | None = None  # "config" | "aws" | "program"
+    error_kind: str | None = None  # "config" | "aws" | "kubernetes" | "program"
     logs: list[tuple[str, str]] = field(default_factory=list)
     traceback: str | None = None  # kept for unexpected ("program") errors only
 
@@ -97,7 +100,8 @@ class _InlineExecutor(ThreadPoolExecutor):
 
 # Errors a run reports as its one message, by class name (ConfigError lives in the program's
 # own package, which the engine does not import), and the kind each is reported as.
-_ERROR_KINDS = {"AwsRejection": "aws", "ConfigError": "config", "ProjectError": "config", "DuplicateUrn": "program"}
+_ERROR_KINDS = {"AwsRejection": "aws", "KubeRejection": "kubernetes", "ConfigError": "config",
+                "ProjectError": "config", "DuplicateUrn": "program"}
 
 
 def _quiet_reported_errors(loop, context) -> None:
@@ -138,6 +142,7 @@ class OfflineEngine:
         self.overrides = dict(config or {})
         self.route_table_quota = route_table_quota
         self.region: str | None = None
+        self.kube: KubeContext | None = None
         self._moto = None
 
     # moto lives as long as the engine, so tests can read back what the run created.
@@ -169,7 +174,10 @@ class OfflineEngine:
         if not self.region:
             return RunResult(config, {}, error="aws:region: set the AWS region in the stack file", error_kind="config")
         quota = self.route_table_quota or int(config.get(ROUTE_QUOTA_KEY, "50"))
-        monitor = RecordingMonitor(MotoMocks(AwsContext(region=self.region, route_table_quota=quota)))
+        kube = KubeContext(version=config.get(KUBE_VERSION_KEY) or "1.35",
+                           service_cidr=config.get(SERVICE_CIDR_KEY) or "10.100.0.0/16", region=self.region)
+        self.kube = kube  # what the simulated API server holds, for tests to read back
+        monitor = RecordingMonitor(MotoMocks(AwsContext(region=self.region, route_table_quota=quota), kube))
         log = _LogCollector()
         self._configure(config, monitor, log)
 
@@ -184,9 +192,10 @@ class OfflineEngine:
             cause = _root_cause(exc)
             result.error = str(cause)
             result.error_kind = _ERROR_KINDS.get(type(cause).__name__, "program")
-            if result.error_kind == "aws":
+            if result.error_kind in ("aws", "kubernetes"):
                 where = f"{monitor.failed[0].type} {monitor.failed[0].name}: " if monitor.failed else ""
-                result.error = f"AWS rejected {where}{cause}"
+                who = "AWS" if result.error_kind == "aws" else "the Kubernetes API server"
+                result.error = f"{who} rejected {where}{cause}"
             elif result.error_kind == "program":
                 result.error = f"{type(cause).__name__}: {cause}"
                 result.traceback = "".join(traceback.format_exception(cause))

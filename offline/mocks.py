@@ -14,6 +14,7 @@ from moto.moto_api._internal import mock_random
 
 from . import aws_ec2
 from .aws_rules import AwsRejection
+from .kubernetes import KubeContext, is_api_object
 
 # Kubernetes versions whose EKS AL2023 AMI parameters exist, per the EKS version calendar
 # (1.29-1.35 released on EKS by Jan 2026; 1.35 in standard support until Mar 2027).
@@ -57,8 +58,9 @@ class AwsContext:
 
 
 class MotoMocks(pulumi.runtime.Mocks):
-    def __init__(self, ctx: AwsContext):
+    def __init__(self, ctx: AwsContext, kube: KubeContext | None = None):
         self.ctx = ctx
+        self.kube = kube
         self.handlers = dict(aws_ec2.HANDLERS)
         self._eks_amis: dict[str, str] = {}
 
@@ -68,6 +70,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         # Ids drawn from moto's RNG depend only on the resource's identity, not on what else
         # the stack holds or in which order resources arrive: reruns are reproducible.
         mock_random.seed(stable_seed(args.typ, args.name))
+        if self.kube is not None and is_api_object(args.typ):
+            return self.kube.create(args.typ, dict(args.inputs))
         handler = self.handlers.get(args.typ)
         if handler is None:
             return self.echo(args)
