@@ -3,6 +3,9 @@
 import pulumi
 
 from components import Network, NetworkArgs, PodRoutes, PodRoutesArgs, WorkerNode, WorkerNodes, WorkerNodesArgs
+from components import addon_versions
+from components.cluster import Cluster, ClusterArgs
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.config import load_stack_config
 from components.zones import assign_zones, lookup_zones
 
@@ -11,10 +14,25 @@ cfg = load_stack_config()
 zones = lookup_zones(cfg.availability_zones)
 node_zones = assign_zones(cfg.nodes, zones)
 blocks = cfg.pod_blocks
+region = pulumi.Config("aws").require("region")
 
 network = Network(
     "network",
     NetworkArgs(cluster_name=cfg.cluster_name, vpc_cidr=cfg.vpc_cidr, zones=zones, nat_gateways=cfg.nat_gateways),
+)
+cluster = Cluster(
+    "cluster",
+    ClusterArgs(
+        cluster_name=cfg.cluster_name,
+        kubernetes_version=cfg.kubernetes_version,
+        vpc_id=network.vpc_id,
+        subnet_ids=[network.private_subnet_ids[z] for z in zones],
+        service_cidr=str(cfg.service_cidr),
+        region=region,
+        node_blocks=blocks,
+        public_access_cidrs=cfg.api_public_access_cidrs,
+        kube_proxy_mode=cfg.kube_proxy_mode,
+    ),
 )
 workers = WorkerNodes(
     "workers",
@@ -25,6 +43,12 @@ workers = WorkerNodes(
         pod_cidr=str(cfg.pod_cidr),
         nodes=[WorkerNode(n.name, node_zones[n.name], n.instance_type, str(blocks[n.name])) for n in cfg.nodes],
         subnet_ids=network.private_subnet_ids,
+        user_data=cluster.user_data,
+        iam_instance_profile=cluster.node_instance_profile,
+        control_plane_security_group_id=cluster.security_group_id,
+        vpc_cidr=str(cfg.vpc_cidr),
+        cni=cfg.cni,
+        encapsulation=cfg.encapsulation,
     ),
 )
 if cfg.pod_routes:
@@ -37,7 +61,22 @@ if cfg.pod_routes:
         ),
     )
 
-pulumi.export("clusterName", cfg.cluster_name)
+# CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
+addons = ClusterAddons(
+    "addons",
+    ClusterAddonsArgs(
+        cluster_name=cluster.name,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        versions=addon_versions.for_kubernetes(cfg.kubernetes_version),
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[workers]),
+)
+
+pulumi.export("clusterName", cluster.name)
+pulumi.export("clusterEndpoint", cluster.endpoint)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("availabilityZones", zones)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
@@ -51,6 +90,7 @@ pulumi.export(
             "podCidr": str(blocks[n.name]),
             "instanceId": workers.instance_ids[n.name],
             "privateIp": workers.private_ips[n.name],
+            "nodeName": workers.private_dns_names[n.name],
         }
         for n in cfg.nodes
     },

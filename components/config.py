@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from . import addressing, routing
+from . import addon_versions, addressing, kube_proxy, routing
 from .errors import ConfigError
 
 NAMESPACE = "k8s-networking"
@@ -57,6 +57,11 @@ SCHEMA: dict[str, ConfigKey] = {
     "routeTableQuota": ConfigKey(
         "integer", routing.DEFAULT_ROUTE_QUOTA, "Your account's 'Routes per route table' quota (L-93826ACB)."
     ),
+    "apiPublicAccessCidrs": ConfigKey(
+        "array", ["0.0.0.0/0"],
+        "CIDRs allowed to the public API endpoint (still IAM-authenticated); [] = private endpoint only.",
+    ),
+    "kubeProxyMode": ConfigKey("string", "iptables", "kube-proxy mode of the EKS add-on: 'iptables' or 'ipvs'."),
 }
 
 CNIS = ("calico", "flannel")
@@ -97,6 +102,8 @@ class StackConfig:
     cni: str
     encapsulation: str
     route_table_quota: int
+    api_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    kube_proxy_mode: str = "iptables"
 
     @property
     def pod_blocks(self) -> dict[str, IPv4Network]:
@@ -139,6 +146,17 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
         except (TypeError, ValueError):
             problems.add(key, f"expected a whole number, got {raw!r}")
             return None
+    if kind == "array":
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                problems.add(key, f"is not a valid list ({exc.msg}); set it as a YAML list in the stack file")
+                return None
+        if not isinstance(raw, list):
+            problems.add(key, f"expected a list, got {type(raw).__name__}")
+            return None
+        return raw
     if kind == "object":
         if isinstance(raw, str):
             try:
@@ -319,6 +337,21 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
                     "pod routes",
                 )
 
+    public_cidrs = []
+    for i, cidr in enumerate(values["apiPublicAccessCidrs"] or []):
+        net = _cidr(f"apiPublicAccessCidrs[{i}]", cidr if isinstance(cidr, str) else repr(cidr), problems)
+        if net is not None:
+            public_cidrs.append(str(net))
+
+    proxy_mode = values["kubeProxyMode"]
+    if proxy_mode is not None and version is not None:
+        why = kube_proxy.mode_problem(proxy_mode, version)
+        if why:
+            problems.add("kubeProxyMode", f"{proxy_mode!r}: {why}")
+    if version is not None and _K8S_VERSION.match(version) and version not in addon_versions.VERSIONS:
+        problems.add("kubernetesVersion", f"{version} has no pinned EKS add-on versions; use one of "
+                     f"{', '.join(sorted(addon_versions.VERSIONS))} (or pin them in components/addon_versions.py)")
+
     if problems:
         raise ConfigError(problems)
     return StackConfig(
@@ -336,6 +369,8 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         cni=cni,
         encapsulation=encap,
         route_table_quota=quota,
+        api_public_access_cidrs=tuple(public_cidrs),
+        kube_proxy_mode=proxy_mode,
     )
 
 

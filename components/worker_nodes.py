@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from . import ami, tags
+from . import ami, node_security, tags
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class WorkerNodesArgs:
     # node name -> user data (the cluster component supplies nodeadm configuration per node).
     user_data: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     iam_instance_profile: pulumi.Input[str] | None = None
+    # Security: the control plane's group (rules both ways are created here), the VPC CIDR
+    # (NodePorts behind load balancers) and the CNI mode (which ports the data plane needs).
+    control_plane_security_group_id: pulumi.Input[str] | None = None
+    vpc_cidr: str = "192.168.0.0/16"
+    cni: str = "calico"
+    encapsulation: str = "none"
     root_volume_gib: int = 40
     # 1 keeps pods (which sit one network hop further) away from the node role's IMDS credentials;
     # controllers that need region/VPC get them as values instead.
@@ -45,13 +51,15 @@ class WorkerNodes(pulumi.ComponentResource):
     AMI changes are ignored after creation so a newly published AMI never replaces every
     node in one ``pulumi up``; roll nodes one at a time with ``pulumi up --replace <urn>``.
 
-    Outputs (keyed by node name): instance_ids, private_ips, primary_eni_ids; and security_group_id.
+    Outputs (keyed by node name): instance_ids, private_ips, primary_eni_ids, private_dns_names;
+    and security_group_id.
     """
 
     security_group_id: pulumi.Output[str]
     instance_ids: dict[str, pulumi.Output[str]]
     private_ips: dict[str, pulumi.Output[str]]
     primary_eni_ids: dict[str, pulumi.Output[str]]
+    private_dns_names: dict[str, pulumi.Output[str]]  # the Kubernetes node names (nodeadm default)
 
     def __init__(self, name: str, args: WorkerNodesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("k8snet:index:WorkerNodes", name, None, opts)
@@ -76,22 +84,35 @@ class WorkerNodes(pulumi.ComponentResource):
             tags=tags.merge(args.tags, {"Name": f"{args.cluster_name}-nodes"}, owned),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-nodes",
-            security_group_id=sg.id,
-            referenced_security_group_id=sg.id,
-            ip_protocol="-1",
-            description="node to node (kubelet, CNI, NodePorts)",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-pods",
-            security_group_id=sg.id,
-            cidr_ipv4=args.pod_cidr,
-            ip_protocol="-1",
-            description="pod to pod across nodes (routed, not NATed)",
-            opts=child,
-        )
+        sources = {"nodes": {"referenced_security_group_id": sg.id}, "pod-cidr": {"cidr_ipv4": args.pod_cidr},
+                   "vpc-cidr": {"cidr_ipv4": args.vpc_cidr}}
+        if args.control_plane_security_group_id is not None:
+            sources["control-plane"] = {"referenced_security_group_id": args.control_plane_security_group_id}
+        for rule in node_security.node_ingress_rules(args.cni, args.encapsulation):
+            if rule.source not in sources:
+                continue  # no control plane given (e.g. nodes of a cluster managed elsewhere)
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-{rule.key}",
+                security_group_id=sg.id,
+                ip_protocol=rule.protocol,
+                from_port=rule.from_port,
+                to_port=rule.to_port,
+                description=rule.description,
+                **sources[rule.source],
+                opts=child,
+            )
+        if args.control_plane_security_group_id is not None:
+            for rule in node_security.control_plane_ingress_rules():
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-cp-{rule.key}",
+                    security_group_id=args.control_plane_security_group_id,
+                    referenced_security_group_id=sg.id,
+                    ip_protocol=rule.protocol,
+                    from_port=rule.from_port,
+                    to_port=rule.to_port,
+                    description=rule.description,
+                    opts=child,
+                )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-egress",
             security_group_id=sg.id,
@@ -140,11 +161,13 @@ class WorkerNodes(pulumi.ComponentResource):
         self.instance_ids = {n: i.id for n, i in instances.items()}
         self.private_ips = {n: i.private_ip for n, i in instances.items()}
         self.primary_eni_ids = {n: i.primary_network_interface_id for n, i in instances.items()}
+        self.private_dns_names = {n: i.private_dns for n, i in instances.items()}
         self.register_outputs(
             {
                 "securityGroupId": self.security_group_id,
                 "instanceIds": self.instance_ids,
                 "privateIps": self.private_ips,
                 "primaryEniIds": self.primary_eni_ids,
+                "privateDnsNames": self.private_dns_names,
             }
         )

@@ -8,6 +8,7 @@ thousandth of the cost (no HTTP/XML round trip). Tests read the result back with
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 from moto.ec2.models.instance_types import INSTANCE_TYPES
@@ -199,9 +200,11 @@ def security_group(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]
 def _sg_rule(direction: str):
     def create(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         protocol = str(inputs["ipProtocol"])
-        if protocol != "-1" and ("fromPort" not in inputs or "toPort" not in inputs):
+        # Ports exist for TCP/UDP (and ICMP type/code); any other protocol allows all its traffic.
+        ported = protocol.lower() in ("tcp", "udp", "icmp", "icmpv6", "6", "17", "1", "58")
+        if ported and ("fromPort" not in inputs or "toPort" not in inputs):
             raise AwsRejection("InvalidParameterValue", f"protocol {protocol} needs fromPort and toPort")
-        ports = ("-1", "-1") if protocol == "-1" else (str(int(inputs["fromPort"])), str(int(inputs["toPort"])))
+        ports = (str(int(inputs["fromPort"])), str(int(inputs["toPort"]))) if ported else ("-1", "-1")
         ip_ranges = [{"CidrIp": inputs["cidrIpv4"]}] if inputs.get("cidrIpv4") else []
         groups = [{"GroupId": inputs["referencedSecurityGroupId"]}] if inputs.get("referencedSecurityGroupId") else []
         if len(ip_ranges) + len(groups) + bool(inputs.get("prefixListId")) + bool(inputs.get("cidrIpv6")) != 1:
@@ -257,7 +260,8 @@ def instance(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         },
     }]
     reservation = ctx.ec2.run_instances(
-        image_id, 1, inputs.get("userData"), [],
+        # The provider sends user data base64-encoded, and EC2 returns it so.
+        image_id, 1, base64.b64encode(inputs["userData"].encode()).decode() if inputs.get("userData") else None, [],
         instance_type=itype,
         # Only gates moto's scan of ~1300 offerings per launch (type checked above already).
         is_instance_type_default=True,

@@ -12,7 +12,7 @@ from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 
-from . import aws_ec2
+from . import aws_ec2, aws_eks, aws_iam
 from .aws_rules import AwsRejection
 from .kubernetes import KubeContext, is_api_object
 
@@ -37,6 +37,10 @@ class AwsContext:
     route_table_quota: int = 50
     account_id: str = DEFAULT_ACCOUNT_ID
     ec2: object = field(init=False)
+    # EKS state moto does not keep (access entries and add-ons are not implemented there).
+    eks_clusters: dict = field(default_factory=dict)
+    eks_access_entries: dict = field(default_factory=dict)
+    eks_addons: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ec2 = ec2_backends[self.account_id][self.region]
@@ -61,7 +65,7 @@ class MotoMocks(pulumi.runtime.Mocks):
     def __init__(self, ctx: AwsContext, kube: KubeContext | None = None):
         self.ctx = ctx
         self.kube = kube
-        self.handlers = dict(aws_ec2.HANDLERS)
+        self.handlers = {**aws_ec2.HANDLERS, **aws_iam.HANDLERS, **aws_eks.HANDLERS}
         self._eks_amis: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:

@@ -9,7 +9,9 @@ def test_dev_preview_prints_tree_and_node_table(capsys):
     assert main(["--cwd", str(ROOT)]) == 0
     out = capsys.readouterr().out
     assert "k8snet:index:Network" in out and "└─ aws:ec2/route:Route" in out
-    assert "+ 35 to create" in out
+    created = sum(1 for line in out.splitlines() if line.startswith(" +   ") and ":" in line)
+    assert f"+ {created} to create" in out and created > 35
+    assert "kubeconfig: [secret]" in out
     node_rows = [line.split() for line in out.splitlines() if line.startswith("node")]
     assert node_rows[0][:4] == ["node", "zone", "private", "IP"]
     rows = {r[0]: r for r in node_rows[1:]}
@@ -27,8 +29,10 @@ def test_bad_config_exits_2_with_the_clear_error(capsys):
 
 
 def test_aws_rejection_exits_1(capsys):
-    assert main(["--cwd", str(ROOT), "--config", "kubernetesVersion=1.99"]) == 1
-    assert "ParameterNotFound" in capsys.readouterr().err
+    # A well-formed instance type EC2 does not offer: only AWS can tell.
+    assert main(["--cwd", str(ROOT), "--config", "instanceType=t3.colossal"]) == 1
+    err = capsys.readouterr().err
+    assert "AWS rejected aws:ec2/instance:Instance" in err and "InvalidParameterValue" in err
 
 
 def test_secure_values_stay_secret_offline(tmp_path):

@@ -1,8 +1,13 @@
 """Every component follows the Pulumi component pattern the project promises its users."""
 
+import importlib
+import inspect
+import pkgutil
 import re
 
-from components import Network, PodRoutes, WorkerNodes
+import pulumi
+
+import components
 
 
 def _camel(name):
@@ -10,19 +15,30 @@ def _camel(name):
     return head + "".join(p.title() for p in rest)
 
 
+def _component_classes() -> dict[str, type]:
+    found = {}
+    for info in pkgutil.iter_modules(components.__path__):
+        module = importlib.import_module(f"components.{info.name}")
+        for name, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, pulumi.ComponentResource) and obj.__module__ == module.__name__:
+                found[name] = obj
+    return found
+
+
 def test_component_conventions(run_stack):
     result, _ = run_stack()
     assert result.ok, result.error
     components = {r.urn: r for r in result.resources if not r.custom}
-    assert {r.type for r in components.values()} == {
-        "k8snet:index:Network", "k8snet:index:WorkerNodes", "k8snet:index:PodRoutes"}
-    for cls in (Network, WorkerNodes, PodRoutes):
-        (record,) = [r for r in components.values() if r.type == f"k8snet:index:{cls.__name__}"]
+    classes = _component_classes()
+    assert {"Network", "WorkerNodes", "PodRoutes", "Cluster", "ClusterAddons"} <= set(classes)
+    assert {r.type for r in components.values()} <= {f"k8snet:index:{n}" for n in classes}
+    for record in components.values():
+        cls = classes[record.type.rsplit(":", 1)[1]]
         children = [r for r in result.resources if r.parent == record.urn]
         assert children, cls.__name__
         assert all(c.name.startswith(f"{record.name}-") for c in children), cls.__name__
         # Every declared output is assigned and registered.
-        declared = {_camel(n) for n in cls.__annotations__}
+        declared = {_camel(n) for n, t in cls.__annotations__.items() if "Output" in str(t)}
         assert declared <= set(record.outputs), (cls.__name__, declared - set(record.outputs))
     # Every custom resource hangs under a component: nothing is parented to the stack directly.
     stack = next(r.urn for r in result.records.values() if r.type == "pulumi:pulumi:Stack")

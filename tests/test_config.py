@@ -113,7 +113,27 @@ def test_schema_covers_every_contract_key():
     assert set(SCHEMA) == {
         "clusterName", "kubernetesVersion", "vpcCidr", "availabilityZones", "natGateways", "podCidr",
         "nodePodCidrPrefix", "serviceCidr", "nodes", "instanceType", "cni", "encapsulation", "routeTableQuota",
+        "apiPublicAccessCidrs", "kubeProxyMode",
     }
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"apiPublicAccessCidrs": ["203.0.113.7/32", "10.0.0.0/33"]}, "apiPublicAccessCidrs[1]: '10.0.0.0/33' is not a CIDR"),
+    ({"apiPublicAccessCidrs": "203.0.113.7/32"}, "apiPublicAccessCidrs: is not a valid list"),
+    ({"kubeProxyMode": "nftables"}, "kubeProxyMode: 'nftables': the EKS kube-proxy add-on"),
+    ({"kubeProxyMode": "userspace"}, "kubeProxyMode: 'userspace': must be one of iptables, ipvs, nftables"),
+    ({"kubernetesVersion": "1.31"}, "kubernetesVersion: 1.31 has no pinned EKS add-on versions"),
+])
+def test_cluster_settings_are_checked(raw, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, "dev")
+    assert any(p.startswith(expected) for p in err.value.problems), err.value.problems
+
+
+def test_cluster_settings_parse():
+    cfg = parse_config({"apiPublicAccessCidrs": ["203.0.113.7/32"], "kubeProxyMode": "ipvs"}, "dev")
+    assert cfg.api_public_access_cidrs == ("203.0.113.7/32",) and cfg.kube_proxy_mode == "ipvs"
+    assert parse_config({"apiPublicAccessCidrs": []}, "dev").api_public_access_cidrs == ()
 
 
 def test_zones_are_picked_by_name_and_nodes_round_robin():

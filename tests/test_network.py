@@ -113,17 +113,6 @@ def test_nat_per_zone_routes_each_zone_through_its_own_gateway(run_stack):
         assert subnet_zone[nats[nat]] == zone
 
 
-def test_node_security_group_allows_nodes_and_pods_only(dev):
-    result, ec2 = dev
-    sg = ec2.describe_security_groups(GroupIds=[result.named("workers-sg").id])["SecurityGroups"][0]
-    ingress = sg["IpPermissions"]
-    assert all(p["IpProtocol"] == "-1" for p in ingress)
-    sources = {r["CidrIp"] for p in ingress for r in p["IpRanges"]} | {
-        g["GroupId"] for p in ingress for g in p["UserIdGroupPairs"]}
-    assert sources == {"10.1.0.0/16", sg["GroupId"]}
-    assert [r["CidrIp"] for p in sg["IpPermissionsEgress"] for r in p["IpRanges"]] == ["0.0.0.0/0"]
-
-
 def test_overlay_has_no_pod_routes(run_stack):
     result, engine = run_stack({"encapsulation": "vxlan"})
     assert result.ok, result.error

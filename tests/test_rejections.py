@@ -50,10 +50,25 @@ def test_account_quota_below_the_declared_one_is_an_aws_rejection(run_stack):
     assert "RouteLimitExceeded" in result.error and "aws:ec2/route:Route" in result.error
 
 
-def test_unknown_kubernetes_version_has_no_ami(run_stack):
+def test_unknown_kubernetes_version_is_refused_before_any_resource(run_stack):
     result, _ = run_stack({"kubernetesVersion": "1.99"})
+    assert result.error_kind == "config" and "kubernetesVersion: 1.99 has no pinned EKS add-on versions" in result.error
+    assert result.resources == []
+
+
+def test_unknown_kubernetes_version_has_no_ami(run_stack, tmp_path):
+    # Past the config check (e.g. a reused WorkerNodes with its own version), SSM has no AMI.
+    project = probe_project(tmp_path, AMI_PROBE)
+    result, _ = run_stack(project_dir=project, stack="test")
     assert result.error_kind == "aws"
     assert "ParameterNotFound" in result.error and "/1.99/amazon-linux-2023/" in result.error
+
+
+AMI_PROBE = '''
+import pulumi_aws as aws
+from components import ami
+aws.ssm.get_parameter_output(name=ami.eks_ami_parameter("1.99", "x86_64")).value.apply(print)
+'''
 
 
 def test_unknown_instance_type_is_rejected(run_stack):

@@ -1,0 +1,69 @@
+"""Node join for Amazon Linux 2023: the nodeadm ``NodeConfig`` every worker boots with.
+
+nodeadm reads NodeConfig documents from the instance's user data, either alone or as a MIME
+multi-part part of type ``application/node.eks.aws`` (amazon-eks-ami, nodeadm docs "Configuration").
+Pure: the cluster component feeds it the endpoint and CA once they are known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from ipaddress import IPv4Network
+
+import yaml
+
+NODE_CONFIG_API = "node.eks.aws/v1alpha1"
+# Pods that hold no address of their own (hostNetwork DaemonSets, the load balancer controller)
+# still count against kubelet's maxPods; addresses are the limit that matters.
+RESERVED_IN_BLOCK = 3  # network address, the bridge/gateway address, broadcast
+
+
+def max_pods(block: IPv4Network) -> int:
+    """kubelet maxPods for a node owning ``block``: every pod needs one of its addresses.
+
+    Without the VPC CNI the ENI-based default (17 on a t3.medium) is far too low, and
+    kubelet's own default (110) wastes most of a /24.
+    """
+    return block.num_addresses - RESERVED_IN_BLOCK
+
+
+def node_config(
+    cluster_name: str,
+    endpoint: str,
+    certificate_authority: str,  # base64, as EKS returns it
+    service_cidr: str,
+    max_pods: int,
+    labels: dict[str, str],
+) -> dict:
+    return {
+        "apiVersion": NODE_CONFIG_API,
+        "kind": "NodeConfig",
+        "spec": {
+            "cluster": {
+                "name": cluster_name,
+                "apiServerEndpoint": endpoint,
+                "certificateAuthority": certificate_authority,
+                "cidr": service_cidr,
+            },
+            "kubelet": {
+                # Merged over nodeadm's generated kubelet config; an explicit maxPods replaces the
+                # value nodeadm derives from the instance type's ENI limits.
+                "config": {"maxPods": max_pods},
+                "flags": [f"--node-labels={','.join(f'{k}={v}' for k, v in sorted(labels.items()))}"],
+            },
+        },
+    }
+
+
+def user_data(config: dict) -> str:
+    """The MIME multi-part user data nodeadm expects, byte-for-byte reproducible (a fixed
+    boundary derived from the content, so an unchanged config never shows a diff)."""
+    body = "---\n" + yaml.safe_dump(config, sort_keys=True)
+    boundary = "//k8snet-" + hashlib.sha256(body.encode()).hexdigest()[:16]
+    message = MIMEMultipart("mixed", boundary=boundary)
+    part = MIMENonMultipart("application", "node.eks.aws")
+    part.set_payload(body)  # 7bit text: nodeadm's multipart reader does not decode base64
+    message.attach(part)
+    return message.as_string()

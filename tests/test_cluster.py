@@ -1,0 +1,170 @@
+"""The EKS control plane, its IAM, add-ons, node join and security groups, read back from the
+simulated AWS after a run of the real program."""
+
+from __future__ import annotations
+
+import base64
+import email
+import json
+
+import pytest
+import yaml
+
+from offline.kubernetes import SECRET_SIG
+
+
+@pytest.fixture
+def dev_cluster(run_stack):
+    result, engine = run_stack()
+    assert result.ok, result.error
+    return result, engine
+
+
+def test_cluster_is_created_bare_with_api_auth_encryption_and_logs(dev_cluster):
+    result, engine = dev_cluster
+    (eks,) = result.of_type("aws:eks/cluster:Cluster")
+    inputs = eks.inputs
+    assert inputs["bootstrapSelfManagedAddons"] is False  # no aws-node, kube-proxy or CoreDNS from EKS
+    assert inputs["accessConfig"]["authenticationMode"] == "API"
+    assert sorted(inputs["enabledClusterLogTypes"]) == ["api", "audit", "authenticator", "controllerManager",
+                                                        "scheduler"]
+    assert inputs["encryptionConfig"]["resources"] == ["secrets"]
+    key = engine.client("kms").describe_key(KeyId=inputs["encryptionConfig"]["provider"]["keyArn"])["KeyMetadata"]
+    assert key["Enabled"]
+    assert engine.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+    vpc = inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True and vpc["publicAccessCidrs"] == ["0.0.0.0/0"]
+    private = set(result.exports["privateSubnetIds"].values())
+    assert set(vpc["subnetIds"]) == private
+    assert inputs["kubernetesNetworkConfig"]["serviceIpv4Cidr"] == "10.100.0.0/16"
+    described = engine.client("eks").describe_cluster(name="k8snet-dev")["cluster"]
+    assert described["version"] == "1.35"
+
+
+def test_private_only_endpoint(run_stack):
+    result, _ = run_stack({"apiPublicAccessCidrs": []})
+    assert result.ok, result.error
+    vpc = result.of_type("aws:eks/cluster:Cluster")[0].inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is False and "publicAccessCidrs" not in vpc
+
+
+def _role_policies(engine, role_name):
+    attached = engine.client("iam").list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    return sorted(p["PolicyArn"].split("/")[-1] for p in attached)
+
+
+def test_node_role_has_only_what_nodes_need_and_joins_by_access_entry(dev_cluster):
+    result, engine = dev_cluster
+    role = result.named("cluster-node-role")
+    assert _role_policies(engine, role.id) == ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy"]
+    (entry,) = result.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["type"] == "EC2_LINUX" and entry.inputs["principalArn"] == role.outputs["arn"]
+    assert entry.outputs["kubernetesGroups"] == ["system:nodes"]
+    profile = engine.client("iam").get_instance_profile(InstanceProfileName=result.named("cluster-node-profile").id)
+    assert [r["RoleName"] for r in profile["InstanceProfile"]["Roles"]] == [role.id]
+    assert _role_policies(engine, result.named("cluster-role").id) == ["AmazonEKSClusterPolicy"]
+
+
+def test_oidc_provider_and_ebs_csi_irsa_role(dev_cluster):
+    result, engine = dev_cluster
+    iam = engine.client("iam")
+    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    issuer = result.of_type("aws:eks/cluster:Cluster")[0].outputs["identities"][0]["oidcs"][0]["issuer"]
+    detail = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
+    assert detail["ClientIDList"] == ["sts.amazonaws.com"] and issuer.endswith(detail["Url"].removeprefix("https://"))
+    role = result.named("addons-ebs-csi-role")
+    trust = iam.get_role(RoleName=role.id)["Role"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    host = issuer.removeprefix("https://")
+    assert statement["Principal"] == {"Federated": provider["Arn"]}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa"}
+    assert _role_policies(engine, role.id) == ["AmazonEBSCSIDriverPolicy"]
+
+
+def test_three_addons_pinned_and_ordered_after_the_nodes(dev_cluster):
+    result, _ = dev_cluster
+    addons = {a.inputs["addonName"]: a for a in result.of_type("aws:eks/addon:Addon")}
+    assert set(addons) == {"kube-proxy", "coredns", "aws-ebs-csi-driver"}
+    assert all(a.inputs["addonVersion"].endswith(tuple(f"eksbuild.{i}" for i in range(1, 100))) for a in addons.values())
+    assert json.loads(addons["kube-proxy"].inputs["configurationValues"]) == {"mode": "iptables"}
+    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == result.named("addons-ebs-csi-role").outputs["arn"]
+    instances = {r.urn for r in result.of_type("aws:ec2/instance:Instance")}
+    for name in ("coredns", "aws-ebs-csi-driver"):
+        assert instances <= set(addons[name].dependencies), name  # Deployments need running nodes
+    assert not instances & set(addons["kube-proxy"].dependencies)
+
+
+def test_kube_proxy_mode_reaches_the_addon(run_stack):
+    result, _ = run_stack({"kubeProxyMode": "ipvs"})
+    assert result.ok, result.error
+    (proxy,) = [a for a in result.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "kube-proxy"]
+    assert json.loads(proxy.inputs["configurationValues"]) == {"mode": "ipvs"}
+
+
+def _node_config(engine, instance_id):
+    attr = engine.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    message = email.message_from_string(base64.b64decode(attr["UserData"]["Value"]).decode())
+    (part,) = [p for p in message.walk() if p.get_content_type() == "application/node.eks.aws"]
+    return yaml.safe_load(part.get_payload())
+
+
+def test_nodes_join_with_nodeadm_config(dev_cluster):
+    result, engine = dev_cluster
+    eks = result.of_type("aws:eks/cluster:Cluster")[0].outputs
+    for name, node in result.exports["nodes"].items():
+        config = _node_config(engine, node["instanceId"])
+        assert config["apiVersion"] == "node.eks.aws/v1alpha1" and config["kind"] == "NodeConfig"
+        assert config["spec"]["cluster"] == {
+            "name": "k8snet-dev", "apiServerEndpoint": eks["endpoint"],
+            "certificateAuthority": eks["certificateAuthority"]["data"], "cidr": "10.100.0.0/16"}
+        kubelet = config["spec"]["kubelet"]
+        assert kubelet["config"]["maxPods"] == 253  # a /24 minus network, gateway and broadcast
+        assert kubelet["flags"] == [f"--node-labels=k8snet.io/node={name}"]
+
+
+def test_kubeconfig_is_secret_end_to_end(dev_cluster):
+    result, _ = dev_cluster
+    exported = result.exports["kubeconfig"]
+    assert isinstance(exported, dict) and exported.get(SECRET_SIG)
+    provider = result.named("cluster-k8s")
+    assert provider.inputs["kubeconfig"].get(SECRET_SIG)
+    config = json.loads(exported["value"])
+    assert config["users"][0]["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    user = config["users"][0]["user"]
+    assert set(user) == {"exec"}  # no token or key: `aws eks get-token` makes one at use time
+
+
+# What each mode must open on the nodes, written out by hand (not derived from the code).
+BASE = {
+    ("tcp", 10250, 10250, "control-plane"), ("tcp", 443, 443, "control-plane"), ("tcp", 9443, 9443, "control-plane"),
+    ("tcp", 10250, 10250, "nodes"), ("udp", 53, 53, "nodes"), ("tcp", 53, 53, "nodes"),
+    ("tcp", 30000, 32767, "192.168.0.0/16"),
+}
+EXPECTED_RULES = {
+    ("calico", "none"): BASE | {("tcp", 5473, 5473, "nodes"), ("-1", -1, -1, "10.1.0.0/16")},
+    ("calico", "vxlan"): BASE | {("tcp", 5473, 5473, "nodes"), ("udp", 4789, 4789, "nodes")},
+    ("calico", "ipip"): BASE | {("tcp", 5473, 5473, "nodes"), ("4", -1, -1, "nodes")},
+    ("flannel", "none"): BASE | {("-1", -1, -1, "10.1.0.0/16")},
+    ("flannel", "vxlan"): BASE | {("udp", 8472, 8472, "nodes")},
+}
+
+
+@pytest.mark.parametrize("cni, encapsulation", sorted(EXPECTED_RULES))
+def test_node_security_group_opens_exactly_what_the_mode_needs(run_stack, cni, encapsulation):
+    result, engine = run_stack({"cni": cni, "encapsulation": encapsulation})
+    assert result.ok, result.error
+    ec2 = engine.client("ec2")
+    nodes_sg = result.named("workers-sg").id
+    cp_sg = result.named("cluster-control-plane").id
+    names = {nodes_sg: "nodes", cp_sg: "control-plane"}
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [nodes_sg]}])["SecurityGroupRules"]
+    ingress = {(r["IpProtocol"], r.get("FromPort", -1), r.get("ToPort", -1),
+                r.get("CidrIpv4") or names[r["ReferencedGroupInfo"]["GroupId"]])
+               for r in rules if not r["IsEgress"]}
+    assert ingress == EXPECTED_RULES[(cni, encapsulation)]
+    assert not any(r.get("CidrIpv4") == "0.0.0.0/0" for r in rules if not r["IsEgress"])
+    cp_rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [cp_sg]}])["SecurityGroupRules"]
+    assert {(r["IpProtocol"], r["FromPort"], r["ReferencedGroupInfo"]["GroupId"]) for r in cp_rules
+            if not r["IsEgress"]} == {("tcp", 443, nodes_sg)}
