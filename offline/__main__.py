@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2 if result.error_kind == "config" else 1
         ec2 = engine.client("ec2")
         print(report.resource_tree(result))
+        print("\nCluster:")
+        print(report.cluster_summary(result))
         print("\nNodes:")
         print(report.node_table(ec2))
         print("\nOutputs:")

@@ -63,3 +63,26 @@ def render_value(value: Any) -> str:
 
 def outputs(result: RunResult) -> str:
     return "\n".join(f"    {k}: {render_value(v)}" for k, v in sorted(result.exports.items()))
+
+
+def cluster_summary(result: RunResult) -> str:
+    """The EKS cluster as created: endpoint access, auth, add-ons, and how each node joins."""
+    clusters = result.of_type("aws:eks/cluster:Cluster")
+    if not clusters:
+        return "(no EKS cluster in this stack)"
+    lines = []
+    for eks in clusters:
+        i = eks.inputs
+        vpc = i.get("vpcConfig") or {}
+        public = ", ".join(vpc.get("publicAccessCidrs") or []) if vpc.get("endpointPublicAccess") else "off"
+        lines.append(f"{i.get('name')}  Kubernetes {i.get('version')}  auth {i['accessConfig']['authenticationMode']}  "
+                     f"bootstrap add-ons {'on' if i.get('bootstrapSelfManagedAddons', True) else 'off'}  "
+                     f"service CIDR {i['kubernetesNetworkConfig']['serviceIpv4Cidr']}")
+        lines.append(f"  endpoint: private {'on' if vpc.get('endpointPrivateAccess') else 'off'}, public {public}")
+        lines.append(f"  logs: {', '.join(i.get('enabledClusterLogTypes') or [])}; secrets encrypted with KMS")
+    addons = [[a.inputs["addonName"], a.inputs.get("addonVersion", ""), a.inputs.get("configurationValues", "") or "-",
+               "IRSA" if a.inputs.get("serviceAccountRoleArn") else "-"]
+              for a in result.of_type("aws:eks/addon:Addon")]
+    lines.append("")
+    lines.append(table(["add-on", "version", "configuration", "credentials"], addons))
+    return "\n".join(lines)

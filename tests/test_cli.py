@@ -12,6 +12,8 @@ def test_dev_preview_prints_tree_and_node_table(capsys):
     created = sum(1 for line in out.splitlines() if line.startswith(" +   ") and ":" in line)
     assert f"+ {created} to create" in out and created > 35
     assert "kubeconfig: [secret]" in out
+    assert "k8snet-dev  Kubernetes 1.35  auth API  bootstrap add-ons off" in out
+    assert any(line.split()[:2] == ["kube-proxy", "v1.35.3-eksbuild.13"] for line in out.splitlines())
     node_rows = [line.split() for line in out.splitlines() if line.startswith("node")]
     assert node_rows[0][:4] == ["node", "zone", "private", "IP"]
     rows = {r[0]: r for r in node_rows[1:]}
