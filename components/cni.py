@@ -4,6 +4,9 @@ nodes' security group must open. Pure; the CNI components and the worker nodes b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network, ip_network
+
+from .node_labels import NODE_NAME_LABEL
 
 VPC_MTU = 9001  # jumbo frames inside a VPC (AWS EC2 network MTU docs)
 # Encapsulation overheads (outer IPv4 + UDP + VXLAN = 50 bytes; IPv4-in-IPv4 = 20 bytes).
@@ -46,7 +49,37 @@ def dataplane_ports(cni: str, encapsulation: str) -> tuple[PortRule, ...]:
     return tuple(rules)
 
 
+# The Calico API server (aggregated API projectcalico.org/v3) listens on 5443. On EKS with the
+# Calico CNI the operator runs it with hostNetwork "because the control plane nodes don't run
+# Calico" (tigera/operator v1.40.15, pkg/render/apiserver.go: APIServerPort = 5443, hostNetwork()),
+# so kube-apiserver reaches it on the node's own address.
+CALICO_APISERVER_PORT = 5443
+
+
 def control_plane_ports(cni: str) -> tuple[PortRule, ...]:
     """Ports the control plane must reach on nodes for the CNI's own webhooks or aggregated API
     servers, which run with hostNetwork because the control plane may not reach pod IPs."""
-    return ()
+    if cni == "calico":
+        return (PortRule("calico-apiserver", "tcp", CALICO_APISERVER_PORT, CALICO_APISERVER_PORT,
+                         "Calico API server (aggregated API, hostNetwork on EKS)"),)
+    return ()  # flannel (and kube-network-policies) serve nothing the control plane calls
+
+
+def node_blocks(blocks: dict[str, str | IPv4Network]) -> dict[str, IPv4Network]:
+    """Node name -> pod block, validated: IPv4 CIDRs with no host bits, pairwise disjoint."""
+    parsed = {name: ip_network(str(cidr)) for name, cidr in sorted(blocks.items())}
+    if not parsed:
+        raise ValueError("at least one node block is required")
+    items = list(parsed.items())
+    for i, (a, net_a) in enumerate(items):
+        if net_a.version != 4:
+            raise ValueError(f"{a}: {net_a} is not IPv4")
+        for b, net_b in items[i + 1:]:
+            if net_a.overlaps(net_b):
+                raise ValueError(f"pod blocks of {a} ({net_a}) and {b} ({net_b}) overlap")
+    return parsed
+
+
+def node_label_selector(node: str) -> dict[str, str]:
+    """Kubernetes matchLabels/nodeSelector that selects exactly the node with this config name."""
+    return {NODE_NAME_LABEL: node}

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from . import invariants
+from . import cni_invariants, invariants
 from .engine import RunResult
 
 
@@ -49,6 +49,18 @@ def node_table(ec2) -> str:
         routed = [invariants.table_name(tables[t]) for t in invariants.routed_by(node, tables)]
         rows.append([node.name, node.zone, node.private_ip, node.pod_cidr, ", ".join(routed) or "(none: overlay)"])
     return table(["node", "zone", "private IP", "pod CIDR", "routed by"], rows)
+
+
+def cni_table(result: RunResult, kube, ec2) -> str:
+    """node -> IPPool or podCIDR the CNI gives it -> the block the VPC routes to it -> mode -> MTU."""
+    rows = cni_invariants.cni_rows(result, kube, ec2)
+    if not rows:
+        return "(no CNI installed)"
+    kind, values = cni_invariants.cni_of(result.records.values())
+    version = next((r.inputs.get("version") for r in result.of_type(cni_invariants.RELEASE)
+                    if r.inputs.get("chart") in ("tigera-operator", "flannel")), "")
+    head = f"{kind} (chart {version})"
+    return head + "\n" + table(["node", "CNI gives it", "VPC block", "mode", "MTU"], rows)
 
 
 def render_value(value: Any) -> str:
