@@ -3,10 +3,12 @@
 import pulumi
 
 from components import Network, NetworkArgs, PodRoutes, PodRoutesArgs, WorkerNode, WorkerNodes, WorkerNodesArgs
-from components import addon_versions
+from components import addon_versions, cni_plugins
+from components.calico import Calico, CalicoArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.config import load_stack_config
+from components.flannel import Flannel, FlannelArgs
 from components.zones import assign_zones, lookup_zones
 
 # Everything is validated (config, then zones) before the first resource is registered.
@@ -15,6 +17,7 @@ zones = lookup_zones(cfg.availability_zones)
 node_zones = assign_zones(cfg.nodes, zones)
 blocks = cfg.pod_blocks
 region = pulumi.Config("aws").require("region")
+NETWORK_POLICY = True
 
 network = Network(
     "network",
@@ -32,6 +35,9 @@ cluster = Cluster(
         node_blocks=blocks,
         public_access_cidrs=cfg.api_public_access_cidrs,
         kube_proxy_mode=cfg.kube_proxy_mode,
+        # flannel's CNI config chains to the reference plugins, which the AMI does not ship.
+        # Installed whatever the CNI, so switching CNI never changes the instances' user data.
+        node_boot_scripts=(cni_plugins.install_script(),),
     ),
 )
 workers = WorkerNodes(
@@ -61,6 +67,16 @@ if cfg.pod_routes:
         ),
     )
 
+# The CNI installs without waiting for nodes to be Ready (they cannot be before it runs).
+node_blocks = {name: str(block) for name, block in blocks.items()}
+if cfg.cni == "calico":
+    cni = Calico("calico", CalicoArgs(node_blocks=node_blocks, encapsulation=cfg.encapsulation,
+                                      provider=cluster.provider))
+else:
+    cni = Flannel("flannel", FlannelArgs(node_blocks=node_blocks, pod_cidr=str(cfg.pod_cidr),
+                                         encapsulation=cfg.encapsulation, network_policy=NETWORK_POLICY,
+                                         provider=cluster.provider))
+
 # CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
 addons = ClusterAddons(
     "addons",
@@ -70,7 +86,7 @@ addons = ClusterAddons(
         oidc_issuer=cluster.oidc_issuer,
         versions=addon_versions.for_kubernetes(cfg.kubernetes_version),
     ),
-    opts=pulumi.ResourceOptions(depends_on=[workers]),
+    opts=pulumi.ResourceOptions(depends_on=[workers, cni]),
 )
 
 pulumi.export("clusterName", cluster.name)

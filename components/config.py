@@ -287,6 +287,8 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             problems.add("nodePodCidrPrefix", f"/{prefix} leaves too few pod addresses per node; use /28 or shorter")
             prefix = None
 
+    if cni == "calico" and prefix is not None and not 20 <= prefix <= 32:
+        problems.add("nodePodCidrPrefix", f"/{prefix}: Calico's IPPool blockSize must be 20..32 (one block per node)")
     if pod is not None and vpc is not None and pod.overlaps(vpc):
         problems.add("podCidr", f"{pod} overlaps vpcCidr {vpc}; pick a pod range outside the VPC (e.g. 10.1.0.0/16)")
     if pod is not None and svc is not None and pod.overlaps(svc):

@@ -57,13 +57,18 @@ def node_config(
     }
 
 
-def user_data(config: dict) -> str:
+def user_data(config: dict, scripts: tuple[str, ...] = ()) -> str:
     """The MIME multi-part user data nodeadm expects, byte-for-byte reproducible (a fixed
-    boundary derived from the content, so an unchanged config never shows a diff)."""
+    boundary derived from the content, so an unchanged config never shows a diff). ``scripts``
+    become text/x-shellscript parts, which cloud-init runs (nodeadm reads only its own part)."""
     body = "---\n" + yaml.safe_dump(config, sort_keys=True)
-    boundary = "//k8snet-" + hashlib.sha256(body.encode()).hexdigest()[:16]
+    boundary = "//k8snet-" + hashlib.sha256("\0".join((body, *scripts)).encode()).hexdigest()[:16]
     message = MIMEMultipart("mixed", boundary=boundary)
     part = MIMENonMultipart("application", "node.eks.aws")
     part.set_payload(body)  # 7bit text: nodeadm's multipart reader does not decode base64
     message.attach(part)
+    for script in scripts:
+        shell = MIMENonMultipart("text", "x-shellscript")
+        shell.set_payload(script)
+        message.attach(shell)
     return message.as_string()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import invariants, report
+from . import cni_invariants, invariants, report
 from .engine import OfflineEngine
 
 
@@ -51,15 +51,18 @@ def main(argv: list[str] | None = None) -> int:
         print(report.cluster_summary(result))
         print("\nNodes:")
         print(report.node_table(ec2))
+        print("\nCNI:")
+        print(report.cni_table(result, engine.kube, ec2))
         print("\nOutputs:")
         print(report.outputs(result))
-        problems = invariants.check_pod_routes(ec2)
+        problems = invariants.check_pod_routes(ec2) + cni_invariants.check_run(result, engine.kube, ec2)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
         return 1
-    print("\nChecks: pod routes match nodes; source/dest check off on every routed node.")
+    print("\nChecks: pod routes match nodes; source/dest check off on every routed node; "
+          "each node's pod addresses come from exactly its routed block.")
     return 0
 
 

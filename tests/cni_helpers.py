@@ -1,5 +1,4 @@
-"""Shared by the CNI tests: the chart facts and a copy of the project whose program wires the CNI
-the way the lead's __main__.py will (the repo's __main__.py plus the CNI component)."""
+"""Shared by the CNI tests: the chart facts and a copy of the project (its program wires the CNI)."""
 
 from __future__ import annotations
 
@@ -12,27 +11,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHARTS = ROOT / "offline" / "charts"
 
-CNI_WIRING = '''
-
-# --- CNI (what the lead adds to __main__.py) ---
-import pulumi_kubernetes as k8s
-from components.calico import Calico, CalicoArgs
-from components.flannel import Flannel, FlannelArgs
-
-kube = k8s.Provider("k8s", kubeconfig="{}")
-node_blocks = {name: str(block) for name, block in blocks.items()}
-if cfg.cni == "calico":
-    Calico("calico", CalicoArgs(node_blocks=node_blocks, encapsulation=cfg.encapsulation, provider=kube))
-else:
-    Flannel("flannel", FlannelArgs(node_blocks=node_blocks, pod_cidr=str(cfg.pod_cidr),
-                                   encapsulation=cfg.encapsulation, network_policy=True, provider=kube))
-'''
-
-
 def project_with_cni(directory: Path) -> Path:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
         shutil.copy(ROOT / name, directory / name)
-    (directory / "__main__.py").write_text((ROOT / "__main__.py").read_text() + CNI_WIRING)
+    shutil.copy(ROOT / "__main__.py", directory / "__main__.py")
     return directory
 
 

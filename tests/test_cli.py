@@ -14,12 +14,15 @@ def test_dev_preview_prints_tree_and_node_table(capsys):
     assert "kubeconfig: [secret]" in out
     assert "k8snet-dev  Kubernetes 1.35  auth API  bootstrap add-ons off" in out
     assert any(line.split()[:2] == ["kube-proxy", "v1.35.3-eksbuild.13"] for line in out.splitlines())
-    node_rows = [line.split() for line in out.splitlines() if line.startswith("node")]
+    nodes_section = out.split("\nNodes:\n", 1)[1].split("\n\n", 1)[0]
+    node_rows = [line.split() for line in nodes_section.splitlines()]
     assert node_rows[0][:4] == ["node", "zone", "private", "IP"]
     rows = {r[0]: r for r in node_rows[1:]}
     assert rows["node1"][1] == "us-east-1a" and rows["node1"][3] == "10.1.1.0/24"
     assert rows["node2"][3] == "10.1.2.0/24"
     assert all("k8snet-dev-private-us-east-1a," in r and "k8snet-dev-private-us-east-1b" in r for r in rows.values())
+    cni_section = out.split("\nCNI:\n", 1)[1].split("\n\n", 1)[0]
+    assert "node1  IPPool k8snet-node1 10.1.1.0/24  10.1.1.0/24  no encapsulation  9001" in cni_section
 
 
 def test_bad_config_exits_2_with_the_clear_error(capsys):

@@ -142,10 +142,12 @@ BASE = {
     ("tcp", 10250, 10250, "nodes"), ("udp", 53, 53, "nodes"), ("tcp", 53, 53, "nodes"),
     ("tcp", 30000, 32767, "192.168.0.0/16"),
 }
+# Typha, and the Calico API server (hostNetwork on EKS with the Calico CNI).
+CALICO = BASE | {("tcp", 5473, 5473, "nodes"), ("tcp", 5443, 5443, "control-plane")}
 EXPECTED_RULES = {
-    ("calico", "none"): BASE | {("tcp", 5473, 5473, "nodes"), ("-1", -1, -1, "10.1.0.0/16")},
-    ("calico", "vxlan"): BASE | {("tcp", 5473, 5473, "nodes"), ("udp", 4789, 4789, "nodes")},
-    ("calico", "ipip"): BASE | {("tcp", 5473, 5473, "nodes"), ("4", -1, -1, "nodes")},
+    ("calico", "none"): CALICO | {("-1", -1, -1, "10.1.0.0/16")},
+    ("calico", "vxlan"): CALICO | {("udp", 4789, 4789, "nodes")},
+    ("calico", "ipip"): CALICO | {("4", -1, -1, "nodes")},
     ("flannel", "none"): BASE | {("-1", -1, -1, "10.1.0.0/16")},
     ("flannel", "vxlan"): BASE | {("udp", 8472, 8472, "nodes")},
 }
@@ -168,3 +170,23 @@ def test_node_security_group_opens_exactly_what_the_mode_needs(run_stack, cni, e
     cp_rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [cp_sg]}])["SecurityGroupRules"]
     assert {(r["IpProtocol"], r["FromPort"], r["ReferencedGroupInfo"]["GroupId"]) for r in cp_rules
             if not r["IsEgress"]} == {("tcp", 443, nodes_sg)}
+
+
+def _parts(engine, instance_id):
+    attr = engine.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    message = email.message_from_string(base64.b64decode(attr["UserData"]["Value"]).decode())
+    return {p.get_content_type(): p.get_payload() for p in message.walk() if not p.is_multipart()}
+
+
+@pytest.mark.parametrize("cni, expects_plugins", [("flannel", True), ("calico", True)])
+def test_nodes_install_the_reference_cni_plugins(run_stack, cni, expects_plugins):
+    # Whatever the CNI: switching CNI must never change (and so restart) the instances.
+    result, engine = run_stack({"cni": cni})
+    assert result.ok, result.error
+    parts = _parts(engine, result.exports["nodes"]["node1"]["instanceId"])
+    assert "application/node.eks.aws" in parts
+    script = parts.get("text/x-shellscript")
+    assert (script is not None) == expects_plugins
+    if script:
+        assert "sha256sum -c" in script and "cni-plugins-linux-${arch}-v1.7.1.tgz" in script
+        assert all(f"./{p}" in script for p in ("bridge", "host-local", "portmap"))
