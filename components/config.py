@@ -169,7 +169,8 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
                 problems.add(key, f"is not valid JSON/YAML object ({exc.msg}); set it as a map in the stack file")
                 return None
         if not isinstance(raw, dict):
-            problems.add(key, f"expected a map, got {type(raw).__name__}")
+            what = "node name -> settings" if key == "nodes" else "name -> value"
+            problems.add(key, f"expected a map of {what}, got {type(raw).__name__}")
             return None
         return raw
     if not isinstance(raw, str):
