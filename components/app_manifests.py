@@ -10,7 +10,6 @@ was reachable offline (docs/app.md).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,7 +291,3 @@ def all_objects(s: AppSettings, root_password: Any = "root-password", password: 
     if s.network_policy:
         objects += network_policies(s)
     return objects
-
-
-def canonical(obj: Mapping) -> str:
-    return json.dumps(obj, sort_keys=True)
