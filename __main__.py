@@ -3,7 +3,7 @@
 import pulumi
 
 from components import Network, NetworkArgs, PodRoutes, PodRoutesArgs, WorkerNode, WorkerNodes, WorkerNodesArgs
-from components import addon_versions, cni_plugins
+from components import ExampleApp, ExampleAppArgs, addon_versions, cni_plugins
 from components.calico import Calico, CalicoArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -17,7 +17,6 @@ zones = lookup_zones(cfg.availability_zones)
 node_zones = assign_zones(cfg.nodes, zones)
 blocks = cfg.pod_blocks
 region = pulumi.Config("aws").require("region")
-NETWORK_POLICY = True
 
 network = Network(
     "network",
@@ -74,7 +73,7 @@ if cfg.cni == "calico":
                                       provider=cluster.provider))
 else:
     cni = Flannel("flannel", FlannelArgs(node_blocks=node_blocks, pod_cidr=str(cfg.pod_cidr),
-                                         encapsulation=cfg.encapsulation, network_policy=NETWORK_POLICY,
+                                         encapsulation=cfg.encapsulation, network_policy=cfg.network_policy,
                                          provider=cluster.provider))
 
 # CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
@@ -87,6 +86,25 @@ addons = ClusterAddons(
         versions=addon_versions.for_kubernetes(cfg.kubernetes_version),
     ),
     opts=pulumi.ResourceOptions(depends_on=[workers, cni]),
+)
+
+# The documents' example app. Its volume needs the EBS CSI driver; its NLB needs the AWS Load
+# Balancer Controller, which is not installed yet: the NLB Service is created without waiting
+# for an address (the hostname export stays empty until a controller serves it).
+app = ExampleApp(
+    "app",
+    ExampleAppArgs(
+        namespace=cfg.app_namespace,
+        vpc_cidr=str(cfg.vpc_cidr),
+        node_port=cfg.app_node_port,
+        external_names=cfg.external_names,
+        network_policy=cfg.network_policy,
+        retain_data=cfg.retain_data,
+        kubernetes_version=cfg.kubernetes_version,
+        await_load_balancer=False,
+        provider=cluster.provider,
+        depends_on=[addons],
+    ),
 )
 
 pulumi.export("clusterName", cluster.name)
@@ -111,3 +129,7 @@ pulumi.export(
         for n in cfg.nodes
     },
 )
+pulumi.export("appNamespace", app.namespace)
+pulumi.export("appServices", app.services)
+pulumi.export("appNodePort", app.node_port)
+pulumi.export("appLoadBalancerHostname", app.load_balancer_hostname)

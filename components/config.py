@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from . import addon_versions, addressing, kube_proxy, routing
+from . import addon_versions, addressing, app_manifests, kube_proxy, routing
 from .errors import ConfigError
 
 NAMESPACE = "k8s-networking"
@@ -26,7 +26,7 @@ NAMESPACE = "k8s-networking"
 
 @dataclass(frozen=True)
 class ConfigKey:
-    type: str  # "string" | "integer" | "object" (Pulumi.yaml can type all but objects)
+    type: str  # "string" | "integer" | "boolean" | "object" (Pulumi.yaml can type all but objects)
     default: Any
     description: str
 
@@ -62,6 +62,12 @@ SCHEMA: dict[str, ConfigKey] = {
         "CIDRs allowed to the public API endpoint (still IAM-authenticated); [] = private endpoint only.",
     ),
     "kubeProxyMode": ConfigKey("string", "iptables", "kube-proxy mode of the EKS add-on: 'iptables' or 'ipvs'."),
+    # The example app (components/example_app.py, docs/app.md).
+    "appNamespace": ConfigKey("string", "webapp", "Namespace of the example app (webapp + MySQL)."),
+    "appNodePort": ConfigKey("integer", 30080, "NodePort of the webapp's NodePort Service (30000-32767)."),
+    "externalNames": ConfigKey("object", {}, "Map of Service name -> external DNS name (ExternalName Services)."),
+    "networkPolicy": ConfigKey("boolean", True, "Default-deny NetworkPolicies for the app namespace, with the app's flows allowed."),
+    "retainData": ConfigKey("boolean", True, "Keep MySQL's volume, StatefulSet, StorageClass and namespace on destroy."),
 }
 
 CNIS = ("calico", "flannel")
@@ -76,6 +82,10 @@ _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
 _K8S_VERSION = re.compile(r"^1\.(\d{2})$")
 _ZONE = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-?[0-9][a-z]$")
+# Kubernetes name rules: DNS-1123 label (namespaces), DNS-1035 label (Services), DNS-1123 subdomain.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,11 @@ class StackConfig:
     cni: str
     encapsulation: str
     route_table_quota: int
+    app_namespace: str
+    app_node_port: int
+    external_names: Mapping[str, str]  # Service name -> external DNS name
+    network_policy: bool
+    retain_data: bool
     api_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     kube_proxy_mode: str = "iptables"
 
@@ -157,6 +172,13 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
             problems.add(key, f"expected a list, got {type(raw).__name__}")
             return None
         return raw
+    if kind == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        problems.add(key, f"expected true or false, got {raw!r}")
+        return None
     if kind == "object":
         if isinstance(raw, str):
             try:
@@ -165,7 +187,8 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
                 problems.add(key, f"is not valid JSON/YAML object ({exc.msg}); set it as a map in the stack file")
                 return None
         if not isinstance(raw, dict):
-            problems.add(key, f"expected a map of node name -> settings, got {type(raw).__name__}")
+            what = "node name -> settings" if key == "nodes" else "name -> value"
+            problems.add(key, f"expected a map of {what}, got {type(raw).__name__}")
             return None
         return raw
     if not isinstance(raw, str):
@@ -353,6 +376,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     if version is not None and _K8S_VERSION.match(version) and version not in addon_versions.VERSIONS:
         problems.add("kubernetesVersion", f"{version} has no pinned EKS add-on versions; use one of "
                      f"{', '.join(sorted(addon_versions.VERSIONS))} (or pin them in components/addon_versions.py)")
+    app_ns, node_port, external = _parse_app(values, problems)
 
     if problems:
         raise ConfigError(problems)
@@ -373,7 +397,39 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         route_table_quota=quota,
         api_public_access_cidrs=tuple(public_cidrs),
         kube_proxy_mode=proxy_mode,
+        app_namespace=app_ns,
+        app_node_port=node_port,
+        external_names=external,
+        network_policy=values["networkPolicy"],
+        retain_data=values["retainData"],
     )
+
+
+def _parse_app(values: dict, problems: _Problems) -> tuple[str, int, dict[str, str]]:
+    """The example app's keys: its namespace, the NodePort and the ExternalName map."""
+    ns = values["appNamespace"]
+    if ns is not None and (not _DNS_LABEL.match(ns) or ns == "default" or ns.startswith("kube-")):
+        problems.add("appNamespace", f"{ns!r} must be a lowercase DNS label (a-z, 0-9, '-', at most 63) of its own, "
+                     "not 'default' or a kube-* system namespace")
+    port = values["appNodePort"]
+    low, high = app_manifests.NODE_PORT_RANGE
+    if port is not None and not low <= port <= high:
+        problems.add("appNodePort", f"{port} is outside the NodePort range {low}-{high} (kube-apiserver default)")
+    external = {}
+    for name, target in sorted((values["externalNames"] or {}).items()):
+        key = f"externalNames.{name}"
+        if not _SERVICE_NAME.match(str(name)):
+            problems.add(key, "Service names start with a letter, then a-z, 0-9 or '-' (at most 63; DNS-1035 label)")
+        elif name in app_manifests.SERVICE_NAMES.values():
+            problems.add(key, f"{name!r} is one of the app's own Services; pick another name")
+        elif not isinstance(target, str) or not _DNS_NAME.match(target):
+            problems.add(key, f"{target!r} is not a lowercase DNS name like api.example.com")
+        elif re.fullmatch(r"[0-9.]+", target):
+            problems.add(key, f"{target!r} is an IP address; an ExternalName is a DNS name (Kubernetes would treat "
+                         "the digits as a host name)")
+        else:
+            external[str(name)] = target
+    return ns, port, external
 
 
 def load_stack_config() -> StackConfig:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import cni_invariants, invariants, report
+from . import app_invariants, cni_invariants, invariants, report
 from .engine import OfflineEngine
 
 
@@ -56,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\nOutputs:")
         print(report.outputs(result))
         problems = invariants.check_pod_routes(ec2) + cni_invariants.check_run(result, engine.kube, ec2)
+        objects = list(engine.kube.objects.values())
+        ns = result.config.get("k8s-networking:appNamespace", "webapp")
+        vpc = result.config.get("k8s-networking:vpcCidr", "192.168.0.0/16")
+        print("\nServices:")
+        print(report.services_table(objects))
+        print("\nNetwork policy flows:")
+        print(report.flow_matrix(objects, ns, vpc))
+        problems += app_invariants.service_problems(objects) + app_invariants.flow_problems(objects, ns, vpc)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:

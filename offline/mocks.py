@@ -76,6 +76,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         mock_random.seed(stable_seed(args.typ, args.name))
         if self.kube is not None and is_api_object(args.typ):
             return self.kube.create(args.typ, dict(args.inputs))
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            return self._random_password(args)
         handler = self.handlers.get(args.typ)
         if handler is None:
             return self.echo(args)
@@ -88,6 +90,21 @@ class MotoMocks(pulumi.runtime.Mocks):
             if code:
                 raise AwsRejection(str(code), getattr(exc, "message", str(exc))) from exc
             raise
+
+    def _random_password(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """pulumi-random's RandomPassword: ``length`` characters from the enabled classes, at least
+        ``min*`` of each; reproducible per resource (mock_random is seeded from its name)."""
+        inputs = dict(args.inputs)
+        classes = {"Upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "Lower": "abcdefghijklmnopqrstuvwxyz",
+                   "Numeric": "0123456789", "Special": inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"}
+        enabled = {k: v for k, v in classes.items() if inputs.get(k.lower(), True)}
+        length = int(inputs["length"])
+        chars = [mock_random.choice(v) for k, v in enabled.items() for _ in range(int(inputs.get(f"min{k}", 0)))]
+        pool = "".join(enabled.values())
+        chars += [mock_random.choice(pool) for _ in range(length - len(chars))]
+        mock_random.shuffle(chars)
+        result = "".join(chars)
+        return "none", {**inputs, "result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
 
     def echo(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         """A type the engine does not model: id derived from its name, state = its inputs."""

@@ -43,6 +43,14 @@ def _struct(plain: dict) -> struct_pb2.Struct:
     return struct
 
 
+def _mark_secret_outputs(state: dict, keys) -> dict:
+    """What the Pulumi engine does with a resource's ``additionalSecretOutputs`` (e.g. a RandomPassword's
+    ``result``): those outputs come back marked secret, whatever the provider returned."""
+    keys = set(keys)
+    return {k: ({rpc._special_sig_key: rpc._special_secret_sig, "value": v}
+                if k in keys and not rpc.is_rpc_secret(v) else v) for k, v in state.items()}
+
+
 class RecordingMonitor(MockMonitor):
     def __init__(self, mocks):
         super().__init__(mocks)
@@ -95,6 +103,7 @@ class RecordingMonitor(MockMonitor):
             except Exception:
                 self.failed.append(record)
                 raise
+            state = _mark_secret_outputs(state, request.additionalSecretOutputs)
             record.id = resource_id
             record.outputs = state
             self.records[urn] = record

@@ -98,3 +98,39 @@ def cluster_summary(result: RunResult) -> str:
     lines.append("")
     lines.append(table(["add-on", "version", "configuration", "credentials"], addons))
     return "\n".join(lines)
+
+
+def services_table(objects) -> str:
+    """Every Service: type, port -> targetPort, nodePort, selector -> the workloads it matches."""
+    from . import app_invariants
+
+    objects = list(objects)
+    rows = []
+    for svc in sorted((o for o in objects if o["kind"] == "Service"),
+                      key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])):
+        spec = svc.get("spec") or {}
+        kind = spec.get("type", "ClusterIP")
+        if kind == "ClusterIP" and spec.get("clusterIP") == "None":
+            kind = "Headless"
+        name = f"{svc['metadata'].get('namespace', 'default')}/{svc['metadata']['name']}"
+        if kind == "ExternalName":
+            rows.append([name, kind, "-", "-", f"CNAME {spec.get('externalName')}"])
+            continue
+        ports = ", ".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
+        node_ports = ", ".join(str(p["nodePort"]) for p in spec.get("ports") or [] if "nodePort" in p) or "-"
+        selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
+        matched = ", ".join(w for w, _ in app_invariants.matching_workloads(svc, objects)) or "(none)"
+        rows.append([name, kind, ports, node_ports, f"{selector} -> {matched}"])
+    return table(["service", "type", "port->target", "nodePort", "selector -> workloads"], rows)
+
+
+def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
+    """The app's intended and forbidden flows, evaluated against the NetworkPolicies in ``objects``."""
+    from . import app_invariants
+
+    rows = []
+    for flow, got in app_invariants.flow_results(objects, namespace, vpc_cidr):
+        mark = "" if got == flow.expected else "  <-- expected " + ("allow" if flow.expected else "deny")
+        rows.append([flow.src.name, f"{flow.dst.name}:{flow.port}/{flow.protocol}", "allow" if got else "deny",
+                     flow.why + mark])
+    return table(["from", "to", "policy", "why"], rows)

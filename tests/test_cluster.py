@@ -190,3 +190,16 @@ def test_nodes_install_the_reference_cni_plugins(run_stack, cni, expects_plugins
     if script:
         assert "sha256sum -c" in script and "cni-plugins-linux-${arch}-v1.7.1.tgz" in script
         assert all(f"./{p}" in script for p in ("bridge", "host-local", "portmap"))
+
+
+def test_app_runs_on_the_cluster_after_its_addons(dev_cluster):
+    result, engine = dev_cluster
+    provider_urn = result.named("cluster-k8s").urn
+    app_objects = [r for r in result.resources if r.type.startswith("kubernetes:") and r.urn.count("ExampleApp")]
+    assert app_objects and all(r.options.get("provider", "").startswith(provider_urn) for r in app_objects)
+    ebs = next(a.urn for a in result.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "aws-ebs-csi-driver")
+    statefulset = next(r for r in app_objects if r.type == "kubernetes:apps/v1:StatefulSet")
+    assert ebs in statefulset.dependencies  # the volume claim binds only once the CSI driver runs
+    # No load balancer controller yet: the NLB Service must not make `pulumi up` wait for an address.
+    lb = next(o for o in engine.kube.objects.values() if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer")
+    assert lb["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"

@@ -114,6 +114,7 @@ def test_schema_covers_every_contract_key():
         "clusterName", "kubernetesVersion", "vpcCidr", "availabilityZones", "natGateways", "podCidr",
         "nodePodCidrPrefix", "serviceCidr", "nodes", "instanceType", "cni", "encapsulation", "routeTableQuota",
         "apiPublicAccessCidrs", "kubeProxyMode",
+        "appNamespace", "appNodePort", "externalNames", "networkPolicy", "retainData",
     }
 
 

@@ -1,0 +1,218 @@
+"""The webapp's code, for real: the exact file shipped in the ConfigMap, run with the system's
+Python against Debian's MariaDB server (started here on a temporary data directory, with TLS and a
+real user and password), the form posted over HTTP and the row read back.
+
+Needs `mariadbd`, `mariadb-install-db`, `mariadb` and `openssl` (.ci/run installs them). Skipped,
+with the reason, only when those binaries are missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from components.example_app_files import APP_FILES
+
+NEEDED = ("mariadbd", "mariadb-install-db", "mariadb", "openssl")
+_missing = [b for b in NEEDED if not (shutil.which(b) or shutil.which(b, path="/usr/sbin:/usr/bin"))]
+pytestmark = pytest.mark.skipif(bool(_missing), reason=f"{', '.join(_missing)} not installed "
+                                "(apt-get install mariadb-server mariadb-client openssl; .ci/run does)")
+
+
+def _bin(name: str) -> str:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except Exception as exc:  # noqa: BLE001 -- retried until the deadline
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not come up: {exc}") from exc
+            time.sleep(0.2)
+
+
+def _load_app():
+    spec = importlib.util.spec_from_file_location("shipped_app", APP_FILES / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory):
+    """A MariaDB server as the mysql image would leave it: init.sql applied, user `webapp` with a
+    random password and all rights on ProductDetails, TLS on (self-signed, as mysqld's own)."""
+    base = tmp_path_factory.mktemp("mariadb")
+    data, sock, port = base / "data", base / "mysqld.sock", _free_port()
+    as_root = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root unless told
+    subprocess.run([_bin("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--skip-test-db",
+                    "--auth-root-authentication-method=normal", *as_root],
+                   check=True, capture_output=True)
+    subprocess.run([_bin("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=mysql", "-keyout", str(base / "key.pem"), "-out", str(base / "cert.pem")],
+                   check=True, capture_output=True)
+    server = subprocess.Popen([
+        _bin("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={sock}", f"--port={port}",
+        "--bind-address=127.0.0.1", "--skip-name-resolve", f"--pid-file={base / 'mysqld.pid'}",
+        f"--log-error={base / 'error.log'}", f"--ssl-cert={base / 'cert.pem'}", f"--ssl-key={base / 'key.pem'}",
+        *as_root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def sql(statements: str, database: str = "") -> str:
+        args = [_bin("mariadb"), "--no-defaults", f"--socket={sock}", "-uroot", "--batch", "--skip-column-names"]
+        out = subprocess.run([*args, *([database] if database else [])], input=statements, text=True,
+                             capture_output=True, check=True)
+        return out.stdout
+
+    try:
+        _wait(lambda: sql("SELECT 1"), "mariadbd")
+        password = secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")  # alphanumeric, as generated
+        # What the mysql image's entrypoint does with MYSQL_DATABASE/MYSQL_USER, then the shipped init.sql.
+        sql("CREATE DATABASE ProductDetails;"
+            f"CREATE USER 'webapp'@'%' IDENTIFIED BY '{password}';"
+            "GRANT ALL ON ProductDetails.* TO 'webapp'@'%';")
+        sql((APP_FILES / "init.sql").read_text())
+        yield {"port": port, "password": password, "sql": sql, "dir": base}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def webapp(mariadb, tmp_path_factory):
+    base = tmp_path_factory.mktemp("webapp")
+    secret = base / "password"
+    secret.write_text(mariadb["password"])
+    port = _free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "DB_HOST": "127.0.0.1", "DB_PORT": str(mariadb["port"]),
+           "DB_NAME": "ProductDetails", "DB_USER": "webapp", "DB_PASSWORD_FILE": str(secret),
+           "DB_TLS": "required", "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": str(port), "PYTHONDONTWRITEBYTECODE": "1"}
+    python = shutil.which("python3", path="/usr/bin") or sys.executable  # the system's runtime, stdlib only
+    proc = subprocess.Popen([python, str(APP_FILES / "app.py")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=2).read(), "the webapp")
+        yield {"url": url, "secret": secret, "proc": proc}
+    finally:
+        proc.send_signal(15)
+        proc.wait(timeout=10)
+
+
+def _post(url: str, **form) -> tuple[int, str]:
+    data = urllib.parse.urlencode(form).encode()
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url + "/", data=data), timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _rows(mariadb) -> list[list[str]]:
+    out = mariadb["sql"]("SELECT product_name, product_id FROM products", "ProductDetails")
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def test_ready_only_when_the_database_answers(webapp):
+    assert urllib.request.urlopen(webapp["url"] + "/readyz", timeout=10).status == 200
+
+
+def test_form_stores_the_row_and_lists_it(webapp, mariadb):
+    status, _ = _post(webapp["url"], product_name="Widget", product_id="PRD-0000001")
+    assert status == 303
+    assert ["Widget", "PRD-0000001"] in _rows(mariadb)  # read back from the database itself
+    page = urllib.request.urlopen(webapp["url"] + "/", timeout=10).read().decode()
+    assert "<td>Widget</td><td>PRD-0000001</td>" in page
+
+
+def test_limits_count_characters_and_markup_is_escaped(webapp, mariadb):
+    assert _post(webapp["url"], product_name="Grüße-äöü!", product_id="<b>x</b>")[0] == 303  # 10 chars
+    assert ["Grüße-äöü!", "<b>x</b>"] in _rows(mariadb)
+    page = urllib.request.urlopen(webapp["url"] + "/", timeout=10).read().decode()
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+
+
+def test_quotes_are_data_not_sql(webapp, mariadb):
+    assert _post(webapp["url"], product_name="x'); --", product_id="a\\'b")[0] == 303
+    assert ["x'); --", "a\\\\'b"] in _rows(mariadb)  # --batch escapes the backslash in its output
+
+
+def test_over_long_input_is_refused_with_a_clear_message(webapp, mariadb):
+    before = _rows(mariadb)
+    status, body = _post(webapp["url"], product_name="ElevenChars", product_id="123456789012")
+    assert status == 400
+    assert "Product name is too long: 11 characters, at most 10 are allowed." in body
+    assert "Product id is too long: 12 characters, at most 11 are allowed." in body
+    status, body = _post(webapp["url"], product_name="", product_id="1")
+    assert status == 400 and "Product name is required." in body
+    assert _rows(mariadb) == before
+
+
+def test_the_server_enforces_the_column_sizes_too(mariadb):
+    """Strict mode is the backstop behind validate(): the shipped client sees error 1406."""
+    app = _load_app()
+    conn = app.Connection("127.0.0.1", mariadb["port"], "webapp", mariadb["password"], "ProductDetails")
+    try:
+        with pytest.raises(app.DatabaseError) as err:
+            conn.query(f"INSERT INTO products VALUES ({app.literal('x' * 11)}, {app.literal('1')})")
+        assert err.value.code == app.ER_DATA_TOO_LONG
+    finally:
+        conn.close()
+
+
+def test_the_session_is_tls_encrypted(mariadb):
+    app = _load_app()
+    conn = app.Connection("127.0.0.1", mariadb["port"], "webapp", mariadb["password"], "ProductDetails")
+    try:
+        assert conn.tls
+        ((name, version),) = conn.query("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        assert version.startswith("TLSv1.")
+    finally:
+        conn.close()
+
+
+def test_wrong_password_is_refused(mariadb):
+    app = _load_app()
+    with pytest.raises(app.DatabaseError) as err:
+        app.Connection("127.0.0.1", mariadb["port"], "webapp", mariadb["password"] + "x", "ProductDetails")
+    assert err.value.code == 1045  # ER_ACCESS_DENIED_ERROR
+
+
+def test_caching_sha2_scramble_matches_its_definition():
+    """MariaDB has no caching_sha2_password; check the response against the formula MySQL documents:
+    XOR(SHA256(pw), SHA256(SHA256(SHA256(pw)) || nonce))."""
+    import hashlib
+
+    app = _load_app()
+    pw, nonce = "secret", bytes(range(1, 21))
+    s1 = hashlib.sha256(pw.encode()).digest()
+    expected = bytes(a ^ b for a, b in zip(s1, hashlib.sha256(hashlib.sha256(s1).digest() + nonce).digest()))
+    assert app.scramble("caching_sha2_password", pw, nonce) == expected
+    assert len(app.scramble("mysql_native_password", pw, nonce)) == 20
+    assert app.scramble("caching_sha2_password", "", nonce) == b""
