@@ -146,6 +146,20 @@ class _Problems(list):
         self.append(f"{key}: {message}")
 
 
+_INVALID = object()
+
+
+def _structured(key: str, raw: Any, message: str, problems: _Problems) -> Any:
+    """Lists and maps arrive as JSON text from the CLI (as data in-process)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problems.add(key, message.format(exc.msg))
+        return _INVALID
+
+
 def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
     """Turn a raw config value (Pulumi hands over strings; objects as JSON) into the schema type."""
     kind = SCHEMA[key].type
@@ -162,12 +176,9 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
             problems.add(key, f"expected a whole number, got {raw!r}")
             return None
     if kind == "array":
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                problems.add(key, f"is not a valid list ({exc.msg}); set it as a YAML list in the stack file")
-                return None
+        raw = _structured(key, raw, "is not a valid list ({}); set it as a YAML list in the stack file", problems)
+        if raw is _INVALID:
+            return None
         if not isinstance(raw, list):
             problems.add(key, f"expected a list, got {type(raw).__name__}")
             return None
@@ -180,12 +191,9 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
         problems.add(key, f"expected true or false, got {raw!r}")
         return None
     if kind == "object":
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                problems.add(key, f"is not valid JSON/YAML object ({exc.msg}); set it as a map in the stack file")
-                return None
+        raw = _structured(key, raw, "is not valid JSON/YAML object ({}); set it as a map in the stack file", problems)
+        if raw is _INVALID:
+            return None
         if not isinstance(raw, dict):
             what = "node name -> settings" if key == "nodes" else "name -> value"
             problems.add(key, f"expected a map of {what}, got {type(raw).__name__}")
