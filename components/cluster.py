@@ -25,6 +25,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import addon_versions, iam_documents, kube_proxy, nodeadm, tags
+from .iam_roles import role_with_policies
 from .kubeconfig import kubeconfig
 from .node_labels import NODE_NAME_LABEL
 
@@ -77,22 +78,11 @@ class Cluster(pulumi.ComponentResource):
         base_tags = tags.merge(args.tags, {"k8snet/cluster": args.cluster_name})
 
         # --- IAM: the control plane's role --------------------------------------------------
-        cluster_role = aws.iam.Role(
+        cluster_role, attachments = role_with_policies(
             f"{name}-role",
-            assume_role_policy=iam_documents.dumps(iam_documents.service_trust("eks.amazonaws.com", tag_session=True)),
-            description=f"EKS control plane of {args.cluster_name}",
-            tags=base_tags,
-            opts=child,
+            iam_documents.dumps(iam_documents.service_trust("eks.amazonaws.com", tag_session=True)),
+            CLUSTER_POLICIES, f"EKS control plane of {args.cluster_name}", base_tags, self,
         )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-role-{policy}",
-                role=cluster_role.name,
-                policy_arn=iam_documents.managed_policy_arn(policy),
-                opts=child,
-            )
-            for policy in CLUSTER_POLICIES
-        ]
 
         # --- secrets envelope encryption -------------------------------------------------------
         key = aws.kms.Key(
@@ -177,22 +167,11 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # --- nodes: role, instance profile, access entry ---------------------------------------
-        node_role = aws.iam.Role(
+        node_role, node_attachments = role_with_policies(
             f"{name}-node-role",
-            assume_role_policy=iam_documents.dumps(iam_documents.service_trust("ec2.amazonaws.com")),
-            description=f"Self-managed worker nodes of {args.cluster_name}",
-            tags=base_tags,
-            opts=child,
+            iam_documents.dumps(iam_documents.service_trust("ec2.amazonaws.com")),
+            NODE_POLICIES, f"Self-managed worker nodes of {args.cluster_name}", base_tags, self,
         )
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-role-{policy}",
-                role=node_role.name,
-                policy_arn=iam_documents.managed_policy_arn(policy),
-                opts=child,
-            )
-            for policy in NODE_POLICIES
-        ]
         # Nodes boot with the profile: its role must already carry the policies they join with.
         profile = aws.iam.InstanceProfile(f"{name}-node-profile", role=node_role.name, tags=base_tags,
                                           opts=pulumi.ResourceOptions(parent=self, depends_on=node_attachments))

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam_documents
+from .iam_roles import role_with_policies
 
 EBS_CSI_NAMESPACE = "kube-system"
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"  # created by the add-on (EKS user guide, "Amazon EBS CSI driver")
@@ -44,8 +45,8 @@ class ClusterAddons(pulumi.ComponentResource):
         super().__init__("k8snet:index:ClusterAddons", name, None, opts)
         # A component's depends_on does not reach its children: hand it to the add-ons, which
         # are what must wait (for the nodes and the CNI).
-        wait_for = list((opts.depends_on if opts else None) or [])
-        child = pulumi.ResourceOptions(parent=self)
+        given = (opts.depends_on if opts else None) or []
+        wait_for = [given] if isinstance(given, pulumi.Resource) else list(given)
 
         coredns = aws.eks.Addon(
             f"{name}-coredns",
@@ -65,19 +66,8 @@ class ClusterAddons(pulumi.ComponentResource):
         trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
             lambda a: iam_documents.dumps(
                 iam_documents.irsa_trust(a[0], a[1], EBS_CSI_NAMESPACE, EBS_CSI_SERVICE_ACCOUNT)))
-        role = aws.iam.Role(
-            f"{name}-ebs-csi-role",
-            assume_role_policy=trust,
-            description="EBS CSI driver controller (IRSA)",
-            tags=dict(args.tags),
-            opts=child,
-        )
-        attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-ebs-csi-policy",
-            role=role.name,
-            policy_arn=iam_documents.managed_policy_arn(EBS_CSI_POLICY),
-            opts=child,
-        )
+        role, (attachment,) = role_with_policies(
+            f"{name}-ebs-csi-role", trust, (EBS_CSI_POLICY,), "EBS CSI driver controller (IRSA)", args.tags, self)
         ebs = aws.eks.Addon(
             f"{name}-ebs-csi",
             cluster_name=args.cluster_name,

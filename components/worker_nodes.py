@@ -84,35 +84,28 @@ class WorkerNodes(pulumi.ComponentResource):
             tags=tags.merge(args.tags, {"Name": f"{args.cluster_name}-nodes"}, owned),
             opts=child,
         )
-        sources = {"nodes": {"referenced_security_group_id": sg.id}, "pod-cidr": {"cidr_ipv4": args.pod_cidr},
-                   "vpc-cidr": {"cidr_ipv4": args.vpc_cidr}}
+        # (resource name, group the rule opens, source, rule): node ingress, and the control
+        # plane's ingress from the nodes when this stack owns the control plane's group.
+        source = {"nodes": {"referenced_security_group_id": sg.id}, "pod-cidr": {"cidr_ipv4": args.pod_cidr},
+                  "vpc-cidr": {"cidr_ipv4": args.vpc_cidr}}
+        rules = [(f"{name}-{r.key}", sg.id, r) for r in node_security.node_ingress_rules(args.cni, args.encapsulation)]
         if args.control_plane_security_group_id is not None:
-            sources["control-plane"] = {"referenced_security_group_id": args.control_plane_security_group_id}
-        for rule in node_security.node_ingress_rules(args.cni, args.encapsulation):
-            if rule.source not in sources:
+            source["control-plane"] = {"referenced_security_group_id": args.control_plane_security_group_id}
+            rules += [(f"{name}-cp-{r.key}", args.control_plane_security_group_id, r)
+                      for r in node_security.control_plane_ingress_rules()]
+        for rule_name, group_id, rule in rules:
+            if rule.source not in source:
                 continue  # no control plane given (e.g. nodes of a cluster managed elsewhere)
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-{rule.key}",
-                security_group_id=sg.id,
+                rule_name,
+                security_group_id=group_id,
                 ip_protocol=rule.protocol,
                 from_port=rule.from_port,
                 to_port=rule.to_port,
                 description=rule.description,
-                **sources[rule.source],
+                **source[rule.source],
                 opts=child,
             )
-        if args.control_plane_security_group_id is not None:
-            for rule in node_security.control_plane_ingress_rules():
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-cp-{rule.key}",
-                    security_group_id=args.control_plane_security_group_id,
-                    referenced_security_group_id=sg.id,
-                    ip_protocol=rule.protocol,
-                    from_port=rule.from_port,
-                    to_port=rule.to_port,
-                    description=rule.description,
-                    opts=child,
-                )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-egress",
             security_group_id=sg.id,

@@ -34,10 +34,6 @@ def _aws_managed_policies() -> dict[str, tuple[str, dict]]:
     return {f"arn:aws:iam::aws:policy{p['Path']}{name}": (name, p) for name, p in data.items()}
 
 
-def aws_managed_policy_arns() -> frozenset[str]:
-    return frozenset(_aws_managed_policies())
-
-
 def _ensure_aws_managed(ctx: AwsContext, arn: str) -> None:
     # moto loads all ~1300 AWS managed policies only on request (slow); publish just this one.
     iam = _iam(ctx)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from pulumi.runtime import rpc
+
 from .kube_schema import KubeSchemas, UnknownKind
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the SDK's marker for a secret value
 NODE_PORT_RANGE = range(30000, 32768)  # kube-apiserver --service-node-port-range default
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 NOT_API_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")
@@ -35,9 +36,9 @@ class KubeRejection(Exception):
 def unwrap_secrets(value: Any) -> Any:
     """The plain object the provider sends: secret markers removed (the value is still secret
     in Pulumi's state; the API server just sees the data)."""
+    if rpc.is_rpc_secret(value):
+        return unwrap_secrets(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
-            return unwrap_secrets(value.get("value"))
         return {k: unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap_secrets(v) for v in value]

@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from offline.kubernetes import SECRET_SIG
+from pulumi.runtime import rpc
 
 
 @pytest.fixture
@@ -127,9 +127,9 @@ def test_nodes_join_with_nodeadm_config(dev_cluster):
 def test_kubeconfig_is_secret_end_to_end(dev_cluster):
     result, _ = dev_cluster
     exported = result.exports["kubeconfig"]
-    assert isinstance(exported, dict) and exported.get(SECRET_SIG)
+    assert rpc.is_rpc_secret(exported)
     provider = result.named("cluster-k8s")
-    assert provider.inputs["kubeconfig"].get(SECRET_SIG)
+    assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
     config = json.loads(exported["value"])
     assert config["users"][0]["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     user = config["users"][0]["user"]
