@@ -3,11 +3,15 @@
 import pulumi
 
 from components import Network, NetworkArgs, PodRoutes, PodRoutesArgs, WorkerNode, WorkerNodes, WorkerNodesArgs
-from components import ExampleApp, ExampleAppArgs, addon_versions, cni_plugins
+from components import ExampleApp, ExampleAppArgs, addon_versions, app_manifests, cni_plugins
 from components.calico import Calico, CalicoArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.alb_ingress import AlbIngress, AlbIngressArgs
 from components.config import load_stack_config
+from components.errors import ConfigError
+from components.ingress_settings import region_problem
+from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.flannel import Flannel, FlannelArgs
 from components.zones import assign_zones, lookup_zones
 
@@ -17,6 +21,8 @@ zones = lookup_zones(cfg.availability_zones)
 node_zones = assign_zones(cfg.nodes, zones)
 blocks = cfg.pod_blocks
 region = pulumi.Config("aws").require("region")
+if (problem := region_problem(cfg.ingress, region)) is not None:
+    raise ConfigError(f"ingress.certificateArn: {problem}")
 
 network = Network(
     "network",
@@ -88,9 +94,26 @@ addons = ClusterAddons(
     opts=pulumi.ResourceOptions(depends_on=[workers, cni]),
 )
 
-# The documents' example app. Its volume needs the EBS CSI driver; its NLB needs the AWS Load
-# Balancer Controller, which is not installed yet: the NLB Service is created without waiting
-# for an address (the hostname export stays empty until a controller serves it).
+# The AWS Load Balancer Controller gives the NLB Service and the ALB Ingress their load balancers.
+# hostNetwork: Calico and Flannel pod IPs are not reachable from the EKS control plane, which must
+# call the controller's webhooks. One replica per node at most (hostNetwork ports), two at most.
+lb_controller = LoadBalancerController(
+    "lb-controller",
+    LoadBalancerControllerArgs(
+        cluster_name=cluster.name,
+        region=region,
+        vpc_id=network.vpc_id,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        provider=cluster.provider,
+        replicas=min(2, len(cfg.nodes)),
+        host_network=True,
+        depends_on=[addons],
+    ),
+)
+
+# The documents' example app. Its volume needs the EBS CSI driver; its Services need the controller
+# (whose webhook admits every new Service), which also gives the NLB its address.
 app = ExampleApp(
     "app",
     ExampleAppArgs(
@@ -101,11 +124,26 @@ app = ExampleApp(
         network_policy=cfg.network_policy,
         retain_data=cfg.retain_data,
         kubernetes_version=cfg.kubernetes_version,
-        await_load_balancer=False,
+        await_load_balancer=True,
         provider=cluster.provider,
-        depends_on=[addons],
+        depends_on=[addons, lb_controller.release],
     ),
 )
+
+# The documents' L7 path: client -> ALB -> every node's NodePort -> kube-proxy -> webapp pod.
+if cfg.ingress.enabled:
+    ingress = AlbIngress(
+        "webapp",
+        AlbIngressArgs(
+            namespace=app.namespace,
+            service_name=app_manifests.SERVICE_NAMES["NodePort"],
+            service_port_name=app_manifests.WEB_PORT_NAME,
+            settings=cfg.ingress,
+            ingress_class=lb_controller.ingress_class,
+            provider=cluster.provider,
+            depends_on=[app, lb_controller.release],
+        ),
+    )
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterEndpoint", cluster.endpoint)
@@ -133,3 +171,8 @@ pulumi.export("appNamespace", app.namespace)
 pulumi.export("appServices", app.services)
 pulumi.export("appNodePort", app.node_port)
 pulumi.export("appLoadBalancerHostname", app.load_balancer_hostname)
+pulumi.export("lbControllerRoleArn", lb_controller.role_arn)
+# The documents export the load balancer's address (frontend.status.loadBalancer.ingress[0]); on AWS
+# that is a DNS name.
+pulumi.export("albHostname", ingress.hostname if cfg.ingress.enabled else "")
+pulumi.export("appUrl", ingress.url if cfg.ingress.enabled else "")

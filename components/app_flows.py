@@ -1,6 +1,6 @@
 """The example app's traffic, intended and forbidden: the matrix its NetworkPolicies must produce.
 
-Sources of web traffic: NodePort and NLB (instance target) connections reach the pod from a VPC address --
+Sources of web traffic: NodePort, NLB and ALB (instance target) connections reach the pod from a VPC address --
 the node's after kube-proxy's SNAT (externalTrafficPolicy Cluster), or the NLB's own with client IP
 preservation off. Pods have pod-CIDR addresses, outside the VPC CIDR, so an ipBlock of the VPC admits
 nodes and load balancers but no pod.
@@ -33,7 +33,7 @@ def endpoints(namespace: str, vpc_cidr: str) -> dict[str, Endpoint]:
         "other": Endpoint(f"other pod in {namespace}", "10.1.1.20", namespace, {"app": "debug"}),
         "foreign": Endpoint("pod in default", "10.1.3.10", "default", {"run": "client"}),
         "dns": Endpoint("kube-dns", "10.1.2.53", m.KUBE_DNS["namespace"], m.KUBE_DNS["labels"]),
-        "node": Endpoint("node / NLB (VPC)", node_ip),
+        "node": Endpoint("node / NLB / ALB (VPC)", node_ip),
         "internet": Endpoint("internet client", "203.0.113.7"),
         "remote": Endpoint("internet host", "198.51.100.7"),
     }
@@ -42,14 +42,14 @@ def endpoints(namespace: str, vpc_cidr: str) -> dict[str, Endpoint]:
 def flows(namespace: str, vpc_cidr: str) -> list[Flow]:
     e = endpoints(namespace, vpc_cidr)
     return [
-        Flow(e["node"], e["webapp"], 80, "TCP", True, "NodePort / NLB after SNAT to a VPC address"),
+        Flow(e["node"], e["webapp"], 80, "TCP", True, "NodePort, NLB or ALB after SNAT to a VPC address"),
         Flow(e["webapp"], e["mysql"], 3306, "TCP", True, "the app's database connection"),
         Flow(e["webapp"], e["dns"], 53, "UDP", True, "DNS lookup of the mysql Service"),
         Flow(e["webapp"], e["dns"], 53, "TCP", True, "DNS over TCP (large answers)"),
         Flow(e["mysql"], e["dns"], 53, "UDP", True, "DNS"),
-        Flow(e["internet"], e["webapp"], 80, "TCP", False, "only through the NLB or a node"),
+        Flow(e["internet"], e["webapp"], 80, "TCP", False, "only through a load balancer or a node"),
         Flow(e["node"], e["webapp"], 8080, "TCP", False, "the app container is nginx's backend only"),
-        Flow(e["foreign"], e["webapp"], 80, "TCP", False, "pods use neither the NodePort nor the NLB path"),
+        Flow(e["foreign"], e["webapp"], 80, "TCP", False, "pods use no load balancer path"),
         Flow(e["other"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["foreign"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["node"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),

@@ -28,6 +28,7 @@ WEBAPP_LABELS = {"app": "webapp"}
 MYSQL_LABELS = {"app": "mysql"}
 NGINX_UID, MYSQL_UID = 101, 999  # the images' own nginx and mysql users
 SECRET_NAME = "mysql-credentials"
+WEB_PORT_NAME = "http"  # the webapp Services' port (80 -> nginx); the ALB Ingress backend names it
 
 # AWS Load Balancer Controller (kubernetes-sigs/aws-load-balancer-controller docs/guide/service/nlb.md and
 # annotations.md, v2.17.1 and v3.5.0 alike): with spec.loadBalancerClass service.k8s.aws/nlb the controller,
@@ -238,7 +239,7 @@ def mysql_statefulset(s: AppSettings) -> dict:
 
 
 def services(s: AppSettings) -> list[dict]:
-    web_port = [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    web_port = [{"name": WEB_PORT_NAME, "port": 80, "targetPort": "http", "protocol": "TCP"}]
 
     def svc(kind, spec, **meta):
         return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(SERVICE_NAMES[kind], s.namespace, **meta),

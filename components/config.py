@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from . import addon_versions, addressing, app_manifests, kube_proxy, routing
+from . import addon_versions, addressing, app_manifests, ingress_settings, kube_proxy, routing
 from .errors import ConfigError
 
 NAMESPACE = "k8s-networking"
@@ -68,6 +68,11 @@ SCHEMA: dict[str, ConfigKey] = {
     "externalNames": ConfigKey("object", {}, "Map of Service name -> external DNS name (ExternalName Services)."),
     "networkPolicy": ConfigKey("boolean", True, "Default-deny NetworkPolicies for the app namespace, with the app's flows allowed."),
     "retainData": ConfigKey("boolean", True, "Keep MySQL's volume, StatefulSet, StorageClass and namespace on destroy."),
+    # The ALB Ingress (components/alb_ingress.py, docs/ingress.md).
+    "ingress": ConfigKey(
+        "object", {},
+        "The webapp's ALB Ingress: {enabled?, host?, paths?, certificateArn?, healthCheckPath?}.",
+    ),
 }
 
 CNIS = ("calico", "flannel")
@@ -119,6 +124,7 @@ class StackConfig:
     retain_data: bool
     api_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     kube_proxy_mode: str = "iptables"
+    ingress: ingress_settings.IngressSettings = ingress_settings.IngressSettings()
 
     @property
     def pod_blocks(self) -> dict[str, IPv4Network]:
@@ -385,6 +391,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         problems.add("kubernetesVersion", f"{version} has no pinned EKS add-on versions; use one of "
                      f"{', '.join(sorted(addon_versions.VERSIONS))} (or pin them in components/addon_versions.py)")
     app_ns, node_port, external = _parse_app(values, problems)
+    ingress = ingress_settings.parse_settings(values["ingress"], problems.add)
 
     if problems:
         raise ConfigError(problems)
@@ -410,6 +417,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         external_names=external,
         network_policy=values["networkPolicy"],
         retain_data=values["retainData"],
+        ingress=ingress,
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import app_invariants, cni_invariants, invariants, report
+from . import alb_invariants, app_invariants, cni_invariants, invariants, report
 from .engine import OfflineEngine
 
 
@@ -64,13 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNetwork policy flows:")
         print(report.flow_matrix(objects, ns, vpc))
         problems += app_invariants.service_problems(objects) + app_invariants.flow_problems(objects, ns, vpc)
+        print("\nLoad balancer controller:")
+        print(report.lb_controller_summary(result))
+        print("\nIngress (ALB):")
+        print(report.ingress_table(objects))
+        problems += alb_invariants.check_run(result, engine.kube, ec2, engine.client("eks"), engine.client("iam"))
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
         return 1
     print("\nChecks: pod routes match nodes; source/dest check off on every routed node; "
-          "each node's pod addresses come from exactly its routed block.")
+          "each node's pod addresses come from exactly its routed block; Services, NetworkPolicy flows, "
+          "the load balancer controller's values, IRSA trust and annotations; Ingress backends, listeners, "
+          "subnets and policies.")
     return 0
 
 

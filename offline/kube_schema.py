@@ -95,6 +95,16 @@ class KubeSchemas:
             found.append(f"{where}: {_short(error)}")
         return found
 
+    def definition_errors(self, definition: str, value: Any) -> list[str]:
+        """Schema violations of ``value`` against one OpenAPI definition (e.g. a chart value that a
+        template renders verbatim into a ``io.k8s.api.apps.v1.DeploymentStrategy`` field)."""
+        key = ("#definition", definition, False)
+        if key not in self._validators:
+            ref = {"$ref": f"https://kubernetes.io/api/_definitions.json#/$defs/{definition}"}
+            self._validators[key] = jsonschema.Draft202012Validator(ref, registry=self._registry)
+        return [f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {_short(e)}"
+                for e in self._validators[key].iter_errors(value)]
+
     def _validator(self, api_version: str, kind: str, partial: bool):
         key = (api_version, kind, partial)
         if key not in self._validators:

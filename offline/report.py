@@ -134,3 +134,49 @@ def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
         rows.append([flow.src.name, f"{flow.dst.name}:{flow.port}/{flow.protocol}", "allow" if got else "deny",
                      flow.why + mark])
     return table(["from", "to", "policy", "why"], rows)
+
+
+def lb_controller_summary(result: RunResult) -> str:
+    """The controller release: chart, replicas, network, IRSA role."""
+    from . import alb_invariants
+
+    lines = []
+    for rel in alb_invariants.controller_releases(result.records.values()):
+        v = rel.get("values") or {}
+        role = ((v.get("serviceAccount") or {}).get("annotations") or {}).get("eks.amazonaws.com/role-arn", "-")
+        lines.append(f"{rel.get('chart')} {rel.get('version')} in {rel.get('namespace')}: {v.get('replicaCount')} "
+                     f"replicas, hostNetwork {str(bool(v.get('hostNetwork'))).lower()} (webhook :{v.get('webhookBindPort')}), "
+                     f"cluster {v.get('clusterName')}, region {v.get('region')}, VPC {v.get('vpcId')}")
+        lines.append(f"IRSA role {role} for {rel.get('namespace')}:{(v.get('serviceAccount') or {}).get('name')}")
+    return "\n".join(lines) or "(no load balancer controller)"
+
+
+def ingress_table(objects) -> str:
+    """Every ALB Ingress rule: listener -> host/path -> Service port -> NodePort, and the ALB's name."""
+    from . import alb_invariants
+
+    objects = list(objects)
+    services = {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s
+                for s in objects if s["kind"] == "Service"}
+    rows, lines = [], []
+    for ing in alb_invariants.alb_ingresses(objects):
+        ns = ing["metadata"].get("namespace", "default")
+        ann = ing["metadata"].get("annotations") or {}
+        redirect = ann.get("alb.ingress.kubernetes.io/ssl-redirect")
+        listen = ", ".join(f"{proto}:{port}" + (f"->{redirect}" if redirect and proto == "HTTP" else "")
+                           for proto, port in alb_invariants.listeners(ing))
+        for host, path, ref in alb_invariants.backends(ing):
+            svc = services.get((ns, ref.get("name")))
+            port = alb_invariants.service_port(svc, ref.get("port") or {}) if svc else None
+            node_port = str(port.get("nodePort", "-")) if port else "?"
+            ref_port = (ref.get("port") or {}).get("name") or (ref.get("port") or {}).get("number")
+            rows.append([f"{ns}/{ing['metadata']['name']}", listen, host, path, f"{ref.get('name')}:{ref_port}",
+                         node_port, ann.get("alb.ingress.kubernetes.io/target-type", "instance")])
+        status = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [{}]
+        lines.append(f"{ns}/{ing['metadata']['name']}: {ann.get('alb.ingress.kubernetes.io/scheme', 'internal')} "
+                     f"ALB {status[0].get('hostname', '(pending)')}, health check "
+                     f"{ann.get('alb.ingress.kubernetes.io/healthcheck-path', '/')}")
+    if not rows:
+        return "(no ALB Ingress)"
+    return table(["ingress", "listeners", "host", "path", "service:port", "nodePort", "targets"], rows) + \
+        "\n" + "\n".join(lines)

@@ -200,6 +200,9 @@ def test_app_runs_on_the_cluster_after_its_addons(dev_cluster):
     ebs = next(a.urn for a in result.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "aws-ebs-csi-driver")
     statefulset = next(r for r in app_objects if r.type == "kubernetes:apps/v1:StatefulSet")
     assert ebs in statefulset.dependencies  # the volume claim binds only once the CSI driver runs
-    # No load balancer controller yet: the NLB Service must not make `pulumi up` wait for an address.
+    # The load balancer controller's webhook admits every new Service and it gives the NLB its address:
+    # each app object waits for its release, and the NLB Service waits for the address (no skipAwait).
+    release = result.named("lb-controller-release").urn
+    assert all(release in r.dependencies for r in app_objects)
     lb = next(o for o in engine.kube.objects.values() if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer")
-    assert lb["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert "pulumi.com/skipAwait" not in lb["metadata"]["annotations"]

@@ -115,6 +115,7 @@ def test_schema_covers_every_contract_key():
         "nodePodCidrPrefix", "serviceCidr", "nodes", "instanceType", "cni", "encapsulation", "routeTableQuota",
         "apiPublicAccessCidrs", "kubeProxyMode",
         "appNamespace", "appNodePort", "externalNames", "networkPolicy", "retainData",
+        "ingress",
     }
 
 

@@ -1,0 +1,94 @@
+"""AlbIngress: an internet-facing ALB in front of a NodePort Service, through the AWS Load Balancer Controller.
+
+Instance targets: the ALB sends to every node's NodePort and kube-proxy forwards to a pod (the path the
+documents draw: client -> ALB -> node -> NodePort -> pod), so it works whatever the CNI. Annotation names
+and values are those of controller v3.5.0 (docs/guide/ingress/annotations.md; checked against
+offline/charts/aws-load-balancer-controller-3.5.0.yaml). With a certificate the ALB listens on 80 and 443
+and 80 only redirects (``ssl-redirect``: "every HTTP listener will be configured with a default action
+which redirects to HTTPS").
+
+``ingress`` builds the object (settings: components/ingress_settings.py); the component registers it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import lb_controller
+from .ingress_settings import IngressSettings
+
+PREFIX = "alb.ingress.kubernetes.io/"
+# AWS's recommended ALB policy (TLS 1.3 and 1.2, forward secrecy), instead of the controller's default
+# ELBSecurityPolicy-2016-08 (Elastic Load Balancing user guide, "Security policies for your ALB").
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+def annotations(settings: IngressSettings) -> dict[str, str]:
+    listen = [{"HTTP": 80}, {"HTTPS": 443}] if settings.https else [{"HTTP": 80}]
+    out = {
+        "scheme": "internet-facing",  # public subnets (kubernetes.io/role/elb), default would be internal
+        "target-type": "instance",  # the NodePort on every node; pod IPs are not VPC addresses here
+        "healthcheck-path": settings.health_check_path,
+        "healthcheck-port": "traffic-port",  # the NodePort the target group sends to
+        "success-codes": "200",
+        "listen-ports": json.dumps(listen, separators=(",", ":")),
+    }
+    if settings.https:
+        out.update({"certificate-arn": settings.certificate_arn, "ssl-redirect": "443", "ssl-policy": SSL_POLICY})
+    return {PREFIX + k: v for k, v in sorted(out.items())}
+
+
+def ingress(name: str, namespace: Any, service: str, port_name: str, settings: IngressSettings,
+            ingress_class: Any = lb_controller.INGRESS_CLASS) -> dict:
+    paths = [{"path": p, "pathType": "Prefix",
+              "backend": {"service": {"name": service, "port": {"name": port_name}}}} for p in settings.paths]
+    rule: dict[str, Any] = {"http": {"paths": paths}}
+    if settings.host:
+        rule = {"host": settings.host, **rule}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations(settings),
+                     "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
+        "spec": {"ingressClassName": ingress_class, "rules": [rule]},
+    }
+
+
+@dataclass
+class AlbIngressArgs:
+    namespace: pulumi.Input[str]
+    service_name: str  # a NodePort (or LoadBalancer) Service: instance targets need its nodePort
+    service_port_name: str
+    settings: IngressSettings = field(default_factory=IngressSettings)
+    ingress_class: pulumi.Input[str] = lb_controller.INGRESS_CLASS
+    provider: k8s.Provider | None = None
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)  # the controller release, the Service
+
+
+class AlbIngress(pulumi.ComponentResource):
+    """One Ingress: Kubernetes name ``<name>``, Pulumi name ``<name>-ingress``.
+
+    Outputs: hostname (the ALB's DNS name, from the Ingress status), url."""
+
+    hostname: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlbIngressArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("k8snet:index:AlbIngress", name, None, opts)
+        obj = ingress(name, args.namespace, args.service_name, args.service_port_name, args.settings,
+                      args.ingress_class)
+        created = k8s.networking.v1.Ingress(
+            f"{name}-ingress", metadata=obj["metadata"], spec=obj["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on)))
+        # The controller writes the ALB's DNS name into the status once the ALB exists; pulumi-kubernetes
+        # waits for it, as the documents' frontend.status.loadBalancer.ingress[0] export assumes.
+        self.hostname = created.status.apply(
+            lambda st: st.load_balancer.ingress[0].hostname or ""
+            if st and st.load_balancer and st.load_balancer.ingress else "")
+        scheme = "https" if args.settings.https else "http"
+        self.url = self.hostname.apply(lambda h: f"{scheme}://{args.settings.host or h}/" if h else "")
+        self.register_outputs({"hostname": self.hostname, "url": self.url})

@@ -1,0 +1,89 @@
+"""The stack's ``ingress`` settings: parsed and validated before anything is registered (pure).
+
+Limits come from where they are enforced: ALB path conditions (Elastic Load Balancing user guide,
+"Path conditions": at most 128 characters of A-Z a-z 0-9 _ - . $ / ~ " ' @ : + &), the controller's
+Prefix paths (v3.5.0 pkg/ingress/model_build_listener_rules.go: /p becomes the patterns /p and /p/*,
+wildcards refused), networking/v1 Ingress hosts (a DNS subdomain, optionally "*." first), and ACM
+certificate ARNs (an ALB uses certificates from its own region).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+KEYS = ("enabled", "host", "paths", "certificateArn", "healthCheckPath")
+_PATH = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&-]*$")
+MAX_PATH = 128 - len("/*")
+_HOST = re.compile(r"^(\*\.)?(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_CERT = re.compile(r"^arn:aws:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    enabled: bool = True
+    host: str | None = None  # None: any Host header
+    paths: tuple[str, ...] = ("/",)
+    certificate_arn: str | None = None  # ACM certificate in the stack's region: HTTPS on 443
+    health_check_path: str = "/healthz"  # through nginx to the app, without the database
+
+    @property
+    def https(self) -> bool:
+        return self.certificate_arn is not None
+
+    def certificate_region(self) -> str | None:
+        m = _CERT.match(self.certificate_arn or "")
+        return m.group("region") if m else None
+
+
+def parse_settings(raw: Any, add_problem) -> IngressSettings:
+    """The ``ingress`` config map -> IngressSettings; ``add_problem(key, message)`` for each bad value."""
+    if raw is None:
+        return IngressSettings()
+    for unknown in sorted(set(raw) - set(KEYS)):
+        add_problem(f"ingress.{unknown}", f"unknown setting; use {', '.join(KEYS)}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        add_problem("ingress.enabled", f"expected true or false, got {enabled!r}")
+        enabled = True
+    host = raw.get("host") or None
+    if host is not None and (not isinstance(host, str) or not _HOST.match(host)):
+        add_problem("ingress.host", f"{host!r} is not a lowercase DNS name like shop.example.com (or *.example.com); "
+                    "Ingress hosts cannot be IP addresses")
+        host = None
+    paths = raw.get("paths", ["/"])
+    if not isinstance(paths, list) or not paths:
+        add_problem("ingress.paths", f"expected a non-empty list of path prefixes like ['/'], got {paths!r}")
+        paths = ["/"]
+    good = []
+    for i, path in enumerate(paths):
+        key = f"ingress.paths[{i}]"
+        if not isinstance(path, str) or not _PATH.match(path):
+            add_problem(key, f"{path!r} must start with '/' and use only A-Z a-z 0-9 _ - . $ / ~ \" ' @ : + & "
+                        "(ALB path conditions; no * or ?: these are prefixes)")
+        elif len(path) > MAX_PATH:
+            add_problem(key, f"is {len(path)} characters; ALB path patterns allow {MAX_PATH} before the '/*' added")
+        elif path.rstrip("/") in {p.rstrip("/") for p in good}:
+            add_problem(key, f"{path!r} repeats an earlier path")
+        else:
+            good.append(path)
+    cert = raw.get("certificateArn") or None
+    if cert is not None and (not isinstance(cert, str) or not _CERT.match(cert)):
+        add_problem("ingress.certificateArn", f"{cert!r} is not an ACM certificate ARN like "
+                    "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>")
+        cert = None
+    health = raw.get("healthCheckPath", "/healthz")
+    if not isinstance(health, str) or not health.startswith("/") or len(health) > 1024:
+        add_problem("ingress.healthCheckPath", f"{health!r} must be a path starting with '/' (at most 1024 characters)")
+        health = "/healthz"
+    return IngressSettings(enabled, host, tuple(good) or ("/",), cert, health)
+
+
+def region_problem(settings: IngressSettings, region: str) -> str | None:
+    """An ALB can only use an ACM certificate from its own region."""
+    cert_region = settings.certificate_region()
+    if cert_region and cert_region != region:
+        return (f"the certificate is in {cert_region} but the stack deploys to {region}; an ALB needs an ACM "
+                f"certificate from its own region (request or import one in {region})")
+    return None
