@@ -48,7 +48,8 @@ def parse_settings(raw: Any, add_problem) -> IngressSettings:
         add_problem("ingress.enabled", f"expected true or false, got {enabled!r}")
         enabled = True
     host = raw.get("host") or None
-    if host is not None and (not isinstance(host, str) or not _HOST.match(host)):
+    # The Ingress API refuses IP addresses as hosts ("must be a DNS name, not an IP address").
+    if host is not None and (not isinstance(host, str) or not _HOST.match(host) or re.fullmatch(r"[0-9.]+", host)):
         add_problem("ingress.host", f"{host!r} is not a lowercase DNS name like shop.example.com (or *.example.com); "
                     "Ingress hosts cannot be IP addresses")
         host = None

@@ -5,6 +5,7 @@ federated principal must be an existing OIDC provider."""
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -78,8 +79,17 @@ def role_policy_attachment(ctx: AwsContext, name: str, inputs: dict) -> tuple[st
     return f"{inputs['role']}-{ctx.stable_suffix(8)}", dict(inputs)
 
 
+# IAM quota: a managed policy document holds at most 6,144 characters, whitespace not counted
+# (IAM user guide, "IAM and AWS STS quotas"); moto does not check it.
+MANAGED_POLICY_SIZE = 6144
+
+
 def policy(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     policy_name = _autoname(ctx, name, inputs, 128)
+    size = len(re.sub(r"\s", "", inputs["policy"]))
+    if size > MANAGED_POLICY_SIZE:
+        raise AwsRejection("LimitExceeded", f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE} "
+                                            f"(the document has {size} characters)")
     p = _iam(ctx).create_policy(inputs.get("description", ""), inputs.get("path", "/"), inputs["policy"],
                                 policy_name, [])  # moto validates the document like IAM does
     return p.arn, {**inputs, "name": policy_name, "arn": p.arn, "policyId": p.id}

@@ -8,7 +8,8 @@ from ipaddress import ip_network
 import jsonschema
 import pytest
 
-from cni_helpers import chart_facts, key_paths
+from offline.chart_facts import key_paths
+from offline.chart_facts import load as chart_facts
 from components import calico, cni
 from components.node_labels import NODE_NAME_LABEL
 from conftest import probe_project

@@ -8,7 +8,8 @@ from ipaddress import ip_network
 
 import pytest
 
-from cni_helpers import chart_facts, key_paths
+from offline.chart_facts import key_paths
+from offline.chart_facts import load as chart_facts
 from components import flannel, pod_cidr_assigner
 from conftest import probe_project
 from offline import cni_invariants
