@@ -70,6 +70,8 @@ def render_value(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {render_value(v)}" for k, v in sorted(value.items())) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(render_value(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # protobuf carries every number as a float; `pulumi up` shows 30080
     return str(value)
 
 

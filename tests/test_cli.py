@@ -54,3 +54,4 @@ def test_outputs_render_secrets_masked():
     from offline.report import render_value
 
     assert render_value({"user": "admin", "password": rpc.wrap_rpc_secret("hunter2")}) == "{password: [secret], user: admin}"
+    assert render_value([30080.0, 0.5]) == "[30080, 0.5]"  # whole numbers as `pulumi up` shows them
