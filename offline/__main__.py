@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report.lb_controller_summary(result))
         print("\nIngress (ALB):")
         print(report.ingress_table(objects))
-        problems += alb_invariants.check_run(result, engine.kube, ec2, engine.client("eks"), engine.client("iam"))
+        problems += alb_invariants.check_run(result, engine.kube, ec2)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:

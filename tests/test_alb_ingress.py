@@ -115,8 +115,7 @@ def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev):
     svc = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "webapp-nodeport")
     port = alb_invariants.service_port(svc, {"name": "http"})
     assert svc["spec"]["type"] == "NodePort" and port["nodePort"] == 30080
-    assert alb_invariants.check_run(result, engine.kube, engine.client("ec2"), engine.client("eks"),
-                                    engine.client("iam")) == []
+    assert alb_invariants.check_run(result, engine.kube, engine.client("ec2")) == []
     hostname = ing["status"]["loadBalancer"]["ingress"][0]["hostname"]
     assert result.exports["albHostname"] == hostname and hostname.endswith(".elb.us-east-1.amazonaws.com")
     assert result.exports["appUrl"] == f"http://{hostname}/"

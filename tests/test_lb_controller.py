@@ -157,9 +157,9 @@ def test_one_node_gets_one_replica(run_stack):
 
 def test_engine_checks_the_release_and_its_trust(run_stack):
     result, engine = run_stack()
-    ec2, eks, iam = engine.client("ec2"), engine.client("eks"), engine.client("iam")
+    aws = alb_invariants.AwsView(engine.client("ec2"))
     records = list(result.records.values())
-    assert alb_invariants.release_problems(records, engine.kube.schemas, ec2, eks, iam) == []
+    assert alb_invariants.release_problems(records, engine.kube.schemas, aws) == []
     release = next(r for r in records if r.name == "lb-controller-release")
     good = release.inputs
     values = json.loads(json.dumps(good["values"]))
@@ -168,13 +168,13 @@ def test_engine_checks_the_release_and_its_trust(run_stack):
     values["clusterName"] = "other"
     values["serviceAccount"]["name"] = "default"
     release.inputs = {**good, "values": values}
-    problems = alb_invariants.release_problems(records, engine.kube.schemas, ec2, eks, iam)
+    problems = alb_invariants.release_problems(records, engine.kube.schemas, aws)
     assert any("value hostNetwrk does not exist" in p for p in problems), problems
     assert any("updateStrategy.rollingUpdate: unknown field(s): 'maxSurg'" in p for p in problems), problems
     assert any("clusterName 'other' is no EKS cluster" in p for p in problems), problems
     assert any("not the chart's service account system:serviceaccount:kube-system:default" in p for p in problems)
     del values["serviceAccount"]["annotations"]
-    problems = alb_invariants.release_problems(records, engine.kube.schemas, ec2, eks, iam)
+    problems = alb_invariants.release_problems(records, engine.kube.schemas, aws)
     assert any("node's role" in p for p in problems), problems
 
 
