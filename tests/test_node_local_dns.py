@@ -78,3 +78,51 @@ def test_every_object_is_valid_for_kubernetes_1_35():
     for obj in (m.service_account(), m.upstream_service(), m.config_map(m.corefile(listen, "10.100.1.1", 30)),
                 m.daemonset(listen)):
         assert schemas.errors(obj) == [], obj["kind"]
+
+
+# --- NetworkPolicy: DNS to node-local-dns is never DNATed to a CoreDNS pod ------------------------
+
+def _app_objects(dns_ips=()):
+    from components import app_manifests
+
+    return app_manifests.all_objects(app_manifests.AppSettings(dns_ips=tuple(dns_ips)))
+
+
+@pytest.mark.parametrize("mode", ["iptables", "ipvs"])
+def test_app_dns_policy_allows_what_node_local_dns_listens_on(mode):
+    from offline import app_invariants
+
+    listen = m.listen_ips("10.100.0.0/16", mode)
+    objects = _app_objects(m.policy_ips("10.100.0.0/16")) + [m.daemonset(listen)]
+    results = app_invariants.flow_results(objects, "webapp", "192.168.0.0/16")
+    local = [(f, got) for f, got in results if f.dst.name.startswith("node-local-dns")]
+    assert {f.dst.ip for f, _ in local} == set(listen)
+    assert all(got == f.expected for f, got in results), [(f.dst.name, f.port, got) for f, got in results]
+    assert any(f.port == 53 and got for f, got in local) and any(f.port == 8080 and not got for f, got in local)
+    allow_dns = next(o for o in objects if o["metadata"]["name"] == "allow-dns")
+    blocks = [p["ipBlock"]["cidr"] for p in allow_dns["spec"]["egress"][0]["to"] if "ipBlock" in p]
+    assert blocks == ["169.254.20.10/32", "10.100.0.10/32"]
+
+
+def test_selector_only_dns_policy_breaks_dns_through_node_local_dns():
+    """The app's policies without the ipBlocks: Calico would drop the NOTRACKed queries, and the check says so."""
+    from offline import app_invariants, report
+
+    objects = _app_objects() + [m.daemonset(m.listen_ips("10.100.0.0/16", "iptables"))]
+    problems = app_invariants.flow_problems(objects, "webapp", "192.168.0.0/16")
+    assert "webapp pod -> node-local-dns 169.254.20.10:53/UDP is denied, expected allowed " \
+           "(DNS answered on the node, never DNATed)" in problems
+    assert any("node-local-dns 10.100.0.10:53/TCP is denied" in p for p in problems)
+    assert "<-- expected allow" in report.flow_matrix(objects, "webapp", "192.168.0.0/16")
+
+
+def test_without_node_local_dns_the_link_local_address_stays_closed():
+    from components.policy_eval import Endpoint, allowed
+    from offline import app_invariants
+
+    objects = _app_objects()
+    assert app_invariants.node_local_dns_ips(objects) == ()
+    webapp = Endpoint("webapp", "10.1.1.10", "webapp", {"app": "webapp"})
+    policies = app_invariants.policies(objects)
+    assert not allowed(policies, webapp, Endpoint("169.254.20.10", "169.254.20.10"), 53, "UDP")
+    assert not allowed(policies, webapp, Endpoint("kube-dns ClusterIP", "10.100.0.10"), 53, "UDP")
