@@ -8,6 +8,9 @@ from components.calico import Calico, CalicoArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.config import load_stack_config
+from components.corefile import addon_configuration as coredns_configuration
+from components.node_local_dns import NodeLocalDns, NodeLocalDnsArgs
+from components.node_local_dns_manifests import kubelet_cluster_dns
 from components.flannel import Flannel, FlannelArgs
 from components.zones import assign_zones, lookup_zones
 
@@ -34,6 +37,7 @@ cluster = Cluster(
         node_blocks=blocks,
         public_access_cidrs=cfg.api_public_access_cidrs,
         kube_proxy_mode=cfg.kube_proxy_mode,
+        cluster_dns=kubelet_cluster_dns(cfg.node_local_dns, cfg.kube_proxy_mode),  # ipvs + node-local-dns only
         # flannel's CNI config chains to the reference plugins, which the AMI does not ship.
         # Installed whatever the CNI, so switching CNI never changes the instances' user data.
         node_boot_scripts=(cni_plugins.install_script(),),
@@ -84,9 +88,17 @@ addons = ClusterAddons(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         versions=addon_versions.for_kubernetes(cfg.kubernetes_version),
+        coredns_configuration=coredns_configuration(cfg.coredns),  # our Corefile (docs/dns.md)
     ),
     opts=pulumi.ResourceOptions(depends_on=[workers, cni]),
 )
+
+# NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md).
+node_local_dns = None
+if cfg.node_local_dns:
+    node_local_dns = NodeLocalDns("node-local-dns", NodeLocalDnsArgs(
+        service_cidr=str(cfg.service_cidr), kube_proxy_mode=cfg.kube_proxy_mode,
+        cache_seconds=cfg.coredns.cache_seconds, provider=cluster.provider, depends_on=[addons]))
 
 # The documents' example app. Its volume needs the EBS CSI driver; its NLB needs the AWS Load
 # Balancer Controller, which is not installed yet: the NLB Service is created without waiting
@@ -102,6 +114,7 @@ app = ExampleApp(
         retain_data=cfg.retain_data,
         kubernetes_version=cfg.kubernetes_version,
         await_load_balancer=False,
+        dns_ips=node_local_dns.policy_ips if node_local_dns else (),  # its addresses, for the DNS policy
         provider=cluster.provider,
         depends_on=[addons],
     ),
