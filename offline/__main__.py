@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import app_invariants, cni_invariants, invariants, report
+from . import app_invariants, cni_invariants, dns_invariants, invariants, report
 from .engine import OfflineEngine
 
 
@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nNetwork policy flows:")
         print(report.flow_matrix(objects, ns, vpc))
         problems += app_invariants.service_problems(objects) + app_invariants.flow_problems(objects, ns, vpc)
+        print("\nCoreDNS:")
+        print(report.coredns_section(result, engine.kube.objects))
+        problems += dns_invariants.check_run(result, engine.kube.objects)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("\nChecks: pod routes match nodes; source/dest check off on every routed node; "
           "each node's pod addresses come from exactly its routed block.")
+    print("DNS checks: the Corefile parses and keeps the kubernetes plugin for cluster.local, ready and health; "
+          "node-local-dns and kubelet's clusterDNS match the kube-proxy mode.")
     return 0
 
 

@@ -110,3 +110,76 @@ def test_cluster_dns_reaches_the_node_config_only_when_set():
     config = nodeadm.node_config(**base, cluster_dns=("169.254.20.10",))
     assert config["spec"]["kubelet"]["config"] == {"maxPods": 253, "clusterDNS": ["169.254.20.10"]}
     assert nodeadm.node_config_of(nodeadm.user_data(config, ("#!/bin/sh\ntrue\n",))) == config
+
+
+# --- the engine's DNS checks and the preview --------------------------------------------------------
+
+DEV_COREFILE = corefile.coredns_corefile(corefile.CorednsSettings(hosts=(corefile.HostEntry("192.0.2.1", ("a.local",)),)))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda t: t.replace("kubernetes cluster.local in-addr.arpa", "kubernetes example.internal in-addr.arpa"),
+     "the server block for cluster.local has no kubernetes plugin for it"),
+    (lambda t: t.replace("    ready\n", ""), "the root server block has no ready plugin"),
+    (lambda t: t.replace("health {\n        lameduck 5s\n    }\n", ""), "the root server block has no health plugin"),
+    (lambda t: t.replace("        fallthrough\n    }\n    kubernetes", "    }\n    kubernetes"),
+     "hosts in .:53 does not end in fallthrough"),
+    (lambda t: t.replace("    loadbalance\n}", "    loadbalance\n"), "the corefile does not parse: line 1: block is never"),
+])
+def test_corefile_checks_catch_broken_corefiles(edit, expected):
+    from offline.dns_invariants import coredns_problems
+
+    assert coredns_problems(DEV_COREFILE) == []
+    broken = edit(DEV_COREFILE)
+    assert broken != DEV_COREFILE
+    assert any(expected in p for p in coredns_problems(broken)), coredns_problems(broken)
+
+
+def test_node_local_dns_checks_catch_mismatches(run_stack):
+    from offline.dns_invariants import kubelet_problems, node_local_dns_problems
+
+    result, objects = _run(run_stack, "iptables")
+    assert node_local_dns_problems(objects, "iptables", "10.100.0.0/16") == []
+    assert any("kube-ipvs0 interface already holds 10.100.0.10" in p
+               for p in node_local_dns_problems(objects, "ipvs", "10.100.0.0/16"))
+    key = ("v1", "ConfigMap", "kube-system", "node-local-dns")
+    looped = {**objects, key: m.config_map(m.corefile(("169.254.20.10", "10.100.0.10"), "10.100.0.10", 30))}
+    assert any("an address it listens on itself (a loop)" in p
+               for p in node_local_dns_problems(looped, "iptables", "10.100.0.0/16"))
+    narrow = {**objects, key: m.config_map(m.corefile(("169.254.20.10",), objects[
+        ("v1", "Service", "kube-system", "kube-dns-upstream")]["spec"]["clusterIP"], 30))}
+    assert any("binds 169.254.20.10, not the DaemonSet's -localip 169.254.20.10,10.100.0.10" in p
+               for p in node_local_dns_problems(narrow, "iptables", "10.100.0.0/16"))
+    assert kubelet_problems(result, True, "iptables") == []
+    # The nodes of this run would be wrong for ipvs: kubelet would still send pods to the ClusterIP.
+    assert len(kubelet_problems(result, True, "ipvs")) == 3
+
+
+def test_kubelet_pointing_at_node_local_dns_without_it_is_caught(run_stack):
+    from offline.dns_invariants import kubelet_problems
+
+    result, _ = _run(run_stack, "ipvs")
+    assert kubelet_problems(result, True, "ipvs") == []
+    problems = kubelet_problems(result, False, "ipvs")  # what turning node-local-dns off leaves until nodes restart
+    assert len(problems) == 3 and all("clusterDNS ['169.254.20.10'], expected nodeadm default" in p for p in problems)
+
+
+@pytest.mark.parametrize("mode", ["off", "ipvs"])
+def test_preview_prints_the_corefile_and_node_local_dns(capsys, mode):
+    from offline.__main__ import main
+    from tests.conftest import ROOT
+
+    flags = {"off": [], "ipvs": ["--config", "nodeLocalDns=true", "--config", "kubeProxyMode=ipvs"]}[mode]
+    assert main(["--cwd", str(ROOT), *flags]) == 0
+    out = capsys.readouterr().out
+    section = out.split("\nCoreDNS:\n", 1)[1]
+    assert "        hosts {\n            192.168.0.123 myapp.local\n            fallthrough\n        }\n" in section
+    assert "    mydomain.com:53 {\n        errors\n        cache 30\n        forward . 10.0.0.1\n    }\n" in section
+    assert '{"corefile": "<27 lines, see CoreDNS below>"}' in out  # the add-on table does not repeat it
+    assert "DNS checks:" in out
+    if mode == "off":
+        assert "node-local-dns: off" in section
+    else:
+        assert "    listens on 169.254.20.10; queries to them are NOTRACKed" in section
+        assert "    kubelet clusterDNS: 169.254.20.10 (set in the nodes' user data)" in section
+        assert "node-local-dns 169.254.20.10:53/UDP    allow" in out
