@@ -24,7 +24,7 @@ Facts the builder relies on (coredns/coredns at v1.14.2, the version of the pinn
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 CLUSTER_DOMAIN = "cluster.local"
@@ -247,26 +247,3 @@ def coredns_corefile(settings: CorednsSettings, cluster_domain: str = CLUSTER_DO
 def addon_configuration(settings: CorednsSettings) -> dict[str, str]:
     """The CoreDNS add-on's configuration values: the schema key ``corefile`` holds the whole file."""
     return {"corefile": coredns_corefile(settings)}
-
-
-def host_entries(blocks: Iterable[ServerBlock]) -> dict[str, list[str]]:
-    """name -> IPs of the inline hosts lines of every block (for reports and checks)."""
-    found: dict[str, list[str]] = {}
-    for b in blocks:
-        hosts = b.get("hosts")
-        for line in (hosts.block or ()) if hosts else ():
-            if line.name not in ("fallthrough", "ttl", "reload", "no_reverse"):
-                for name in line.args:
-                    found.setdefault(name, []).append(line.name)
-    return found
-
-
-def stub_upstreams(blocks: Iterable[ServerBlock]) -> Mapping[str, tuple[str, ...]]:
-    """zone -> forward targets of every server block except the root one."""
-    out = {}
-    for b in blocks:
-        fwd = b.get("forward")
-        for zone in b.zones:
-            if zone != "." and fwd is not None:
-                out[zone] = fwd.args[1:]
-    return out

@@ -46,16 +46,12 @@ KUBE_DNS_LABELS = {"k8s-app": "kube-dns"}  # the CoreDNS add-on's pods
 PROXY_MODES = ("iptables", "ipvs")
 
 
-def kube_dns_ip(service_cidr: str) -> str:
-    return addressing.kube_dns_ip(service_cidr)
-
-
 def listen_ips(service_cidr: str, kube_proxy_mode: str) -> tuple[str, ...]:
     """What node-cache binds (-localip): the link-local address, plus the kube-dns ClusterIP in
     iptables mode (ipvs already holds it on kube-ipvs0)."""
     if kube_proxy_mode not in PROXY_MODES:
         raise ValueError(f"kube-proxy mode {kube_proxy_mode!r}: node-local-dns supports {', '.join(PROXY_MODES)}")
-    return (LOCAL_IP, kube_dns_ip(service_cidr)) if kube_proxy_mode == "iptables" else (LOCAL_IP,)
+    return (LOCAL_IP, addressing.kube_dns_ip(service_cidr)) if kube_proxy_mode == "iptables" else (LOCAL_IP,)
 
 
 def kubelet_cluster_dns(enabled: bool, kube_proxy_mode: str) -> tuple[str, ...]:
@@ -69,7 +65,7 @@ def kubelet_cluster_dns(enabled: bool, kube_proxy_mode: str) -> tuple[str, ...]:
 def policy_ips(service_cidr: str) -> tuple[str, str]:
     """Destinations a pod's DNS packets can have while node-local-dns answers them un-NATed (NOTRACK):
     NetworkPolicy egress must allow both as ipBlocks, a selector of the CoreDNS pods never matches."""
-    return LOCAL_IP, kube_dns_ip(service_cidr)
+    return LOCAL_IP, addressing.kube_dns_ip(service_cidr)
 
 
 def corefile(listen: Sequence[str], upstream_ip: str, cache_seconds: int,
