@@ -106,10 +106,10 @@ def _list(key: str, raw: Any, example: str, add: Add) -> list | None:
 def parse(raw: Any, pod_cidr: IPv4Network | None, service_cidr: IPv4Network | None,
           add: Add, cluster_domain: str = corefile.CLUSTER_DOMAIN) -> CorednsSettings | None:
     """Validate the ``coredns`` value; None (after reporting through ``add``) when anything is wrong."""
-    before = [0]
+    found: list[str] = []
 
     def report(key: str, message: str) -> None:
-        before[0] += 1
+        found.append(key)
         add(key, message)
 
     raw = _map("coredns", raw, "hosts / stubDomains / cacheSeconds", report) if raw is not None else {}
@@ -131,7 +131,7 @@ def parse(raw: Any, pod_cidr: IPv4Network | None, service_cidr: IPv4Network | No
     kube_dns = addressing.kube_dns_ip(service_cidr) if service_cidr is not None else None
     stubs = _stub_domains(raw.get("stubDomains", {}), pod_cidr, service_cidr, kube_dns, cluster_domain, report)
     hosts = _hosts(raw.get("hosts", []), pod_cidr, [d for d, _ in stubs], cluster_domain, report)
-    if before[0]:
+    if found:
         return None
     return CorednsSettings(hosts=tuple(hosts), stub_domains=tuple(sorted(stubs)), cache_seconds=int(cache))
 

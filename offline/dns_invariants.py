@@ -42,7 +42,7 @@ def coredns_problems(text: str, cluster_domain: str = corefile.CLUSTER_DOMAIN) -
     cluster = corefile.server_for(blocks, cluster_domain)
     kubernetes = cluster.get("kubernetes") if cluster else None
     zones = (kubernetes.args or cluster.zones) if kubernetes else ()
-    if kubernetes is None or not any(cluster_domain == z or cluster_domain.endswith("." + z) for z in zones):
+    if kubernetes is None or not any(z in (".", cluster_domain) or cluster_domain.endswith("." + z) for z in zones):
         problems.append(f"CoreDNS add-on: the server block for {cluster_domain} has no kubernetes plugin for it: "
                         "Services and pods would not resolve")
     root = corefile.server_for(blocks, ".")

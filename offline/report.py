@@ -8,6 +8,9 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
+from components import addressing
+from components import node_local_dns_manifests as nld
+
 from . import cni_invariants, dns_invariants, invariants
 from .engine import RunResult
 
@@ -150,9 +153,6 @@ def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
 
 def coredns_section(result: RunResult, objects) -> str:
     """The CoreDNS add-on's Corefile as registered and, if it runs, node-local-dns's settings."""
-    from components import addressing
-    from components import node_local_dns_manifests as nld
-
     coredns = next((r for r in result.of_type(dns_invariants.ADDON) if r.inputs.get("addonName") == "coredns"), None)
     if coredns is None:
         return "(no CoreDNS add-on in this stack)"

@@ -183,3 +183,15 @@ def test_preview_prints_the_corefile_and_node_local_dns(capsys, mode):
         assert "    listens on 169.254.20.10; queries to them are NOTRACKed" in section
         assert "    kubelet clusterDNS: 169.254.20.10 (set in the nodes' user data)" in section
         assert "node-local-dns 169.254.20.10:53/UDP    allow" in out
+
+
+def test_kubernetes_plugin_without_zones_serves_its_blocks_zones():
+    from offline.dns_invariants import coredns_problems
+
+    text = DEV_COREFILE.replace("kubernetes cluster.local in-addr.arpa ip6.arpa {", "kubernetes {")
+    assert coredns_problems(text) == []  # authoritative for the block's zone ".", cluster.local included
+    moved = ".:53 {\n    ready\n    health\n    forward . /etc/resolv.conf\n}\n" \
+            "cluster.local:53 {\n    kubernetes\n}\nexample.org:53 {\n    kubernetes\n}\n"
+    assert coredns_problems(moved) == []
+    assert any("cluster.local has no kubernetes" in p for p in coredns_problems(moved.replace(
+        "cluster.local:53 {\n    kubernetes\n}\n", "")))
