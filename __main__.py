@@ -12,6 +12,9 @@ from components.config import load_stack_config
 from components.errors import ConfigError
 from components.ingress_settings import region_problem
 from components.lb_controller import LoadBalancerController, LoadBalancerControllerArgs
+from components.corefile import addon_configuration as coredns_configuration
+from components.node_local_dns import NodeLocalDns, NodeLocalDnsArgs
+from components.node_local_dns_manifests import kubelet_cluster_dns
 from components.flannel import Flannel, FlannelArgs
 from components.zones import assign_zones, lookup_zones
 
@@ -40,6 +43,7 @@ cluster = Cluster(
         node_blocks=blocks,
         public_access_cidrs=cfg.api_public_access_cidrs,
         kube_proxy_mode=cfg.kube_proxy_mode,
+        cluster_dns=kubelet_cluster_dns(cfg.node_local_dns, cfg.kube_proxy_mode),  # ipvs + node-local-dns only
         # flannel's CNI config chains to the reference plugins, which the AMI does not ship.
         # Installed whatever the CNI, so switching CNI never changes the instances' user data.
         node_boot_scripts=(cni_plugins.install_script(),),
@@ -90,6 +94,7 @@ addons = ClusterAddons(
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         versions=addon_versions.for_kubernetes(cfg.kubernetes_version),
+        coredns_configuration=coredns_configuration(cfg.coredns),  # our Corefile (docs/dns.md)
     ),
     opts=pulumi.ResourceOptions(depends_on=[workers, cni]),
 )
@@ -112,6 +117,15 @@ lb_controller = LoadBalancerController(
     ),
 )
 
+# NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md). Its
+# kube-dns-upstream Service waits for the controller, whose Service webhook fails closed.
+node_local_dns = None
+if cfg.node_local_dns:
+    node_local_dns = NodeLocalDns("node-local-dns", NodeLocalDnsArgs(
+        service_cidr=str(cfg.service_cidr), kube_proxy_mode=cfg.kube_proxy_mode,
+        cache_seconds=cfg.coredns.cache_seconds, provider=cluster.provider,
+        depends_on=[addons, lb_controller.release]))
+
 # The documents' example app. Its volume needs the EBS CSI driver; its Services need the controller
 # (whose webhook admits every new Service), which also gives the NLB its address.
 app = ExampleApp(
@@ -125,6 +139,7 @@ app = ExampleApp(
         retain_data=cfg.retain_data,
         kubernetes_version=cfg.kubernetes_version,
         await_load_balancer=True,
+        dns_ips=node_local_dns.policy_ips if node_local_dns else (),  # its addresses, for the DNS policy
         provider=cluster.provider,
         depends_on=[addons, lb_controller.release],
     ),

@@ -85,3 +85,14 @@ def subnet_plan(vpc_cidr: IPv4Network, zones: Sequence[str]) -> list[ZoneSubnets
 
 def is_rfc1918(net: IPv4Network) -> bool:
     return any(net.subnet_of(r) for r in RFC1918)
+
+
+def kube_dns_ip(service_cidr: IPv4Network | str) -> str:
+    """The kube-dns Service's clusterIP on EKS: the 10th address of the service CIDR.
+
+    nodeadm gives kubelet this address as clusterDNS unless told otherwise (amazon-eks-ami
+    nodeadm/internal/api/net.go ``GetClusterDns``: the CIDR's last octet replaced by 10, the same
+    address for every service CIDR EKS accepts, /12../24), and the CoreDNS add-on's kube-dns
+    Service takes it.
+    """
+    return str(ipaddress.ip_network(str(service_cidr)).network_address + 10)

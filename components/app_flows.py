@@ -9,6 +9,7 @@ nodes and load balancers but no pod.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import app_manifests as m
@@ -39,9 +40,20 @@ def endpoints(namespace: str, vpc_cidr: str) -> dict[str, Endpoint]:
     }
 
 
-def flows(namespace: str, vpc_cidr: str) -> list[Flow]:
+def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = ()) -> list[Flow]:
+    """``node_local_dns``: the addresses node-local-dns listens on, if it runs. Its NOTRACK rules keep
+    kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations."""
     e = endpoints(namespace, vpc_cidr)
-    return [
+    local = []
+    for ip in node_local_dns:
+        cache = Endpoint(f"node-local-dns {ip}", ip)
+        local += [
+            Flow(e["webapp"], cache, 53, "UDP", True, "DNS answered on the node, never DNATed"),
+            Flow(e["webapp"], cache, 53, "TCP", True, "DNS over TCP, answered on the node"),
+            Flow(e["mysql"], cache, 53, "UDP", True, "DNS answered on the node"),
+            Flow(e["webapp"], cache, 8080, "TCP", False, "only DNS on the node-local addresses"),
+        ]
+    return local + [
         Flow(e["node"], e["webapp"], 80, "TCP", True, "NodePort, NLB or ALB after SNAT to a VPC address"),
         Flow(e["webapp"], e["mysql"], 3306, "TCP", True, "the app's database connection"),
         Flow(e["webapp"], e["dns"], 53, "UDP", True, "DNS lookup of the mysql Service"),

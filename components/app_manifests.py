@@ -57,6 +57,9 @@ class AppSettings:
     # False until the AWS Load Balancer Controller runs in the cluster: nothing would give the NLB
     # Service an address, and pulumi-kubernetes waits (10 min) for one before failing the update.
     await_load_balancer: bool = True
+    # Addresses pods' DNS packets reach un-NATed besides the CoreDNS pods: with NodeLocal DNSCache,
+    # 169.254.20.10 and the kube-dns ClusterIP (node_local_dns_manifests.policy_ips). Allowed as /32s.
+    dns_ips: tuple[str, ...] = ()
 
     @property
     def storage_class(self) -> str:
@@ -271,10 +274,13 @@ def network_policies(s: AppSettings) -> list[dict]:
     tcp = lambda port: {"protocol": "TCP", "port": port}  # noqa: E731
     dns_peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": KUBE_DNS["namespace"]}},
                 "podSelector": {"matchLabels": KUBE_DNS["labels"]}}
+    # node-local-dns answers from the host network and its NOTRACK rules keep kube-proxy from DNATing
+    # the packets to a CoreDNS pod: the policy sees the address the pod sent to (docs/dns.md).
+    dns_peers = [dns_peer, *({"ipBlock": {"cidr": f"{ip}/32"}} for ip in s.dns_ips)]
     return [
         policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
         policy("allow-dns", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
-            {"to": [dns_peer], "ports": [{"protocol": "UDP", "port": 53}, tcp(53)]}]}),
+            {"to": dns_peers, "ports": [{"protocol": "UDP", "port": 53}, tcp(53)]}]}),
         # NodePort and load-balancer (instance target) traffic reaches the pod from a VPC address: the node's,
         # after kube-proxy's SNAT, or the NLB's own (client IP preservation off). Pod IPs are outside the VPC.
         policy("webapp-ingress", {"podSelector": {"matchLabels": WEBAPP_LABELS}, "policyTypes": ["Ingress"],

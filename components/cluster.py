@@ -47,6 +47,7 @@ class ClusterArgs:
     node_blocks: Mapping[str, IPv4Network]  # node name -> pod block (sizes kubelet maxPods)
     public_access_cidrs: Sequence[str] = ()  # empty: private endpoint only
     kube_proxy_mode: str = "iptables"
+    cluster_dns: Sequence[str] = ()  # kubelet clusterDNS override (node-local-dns in ipvs mode); () = nodeadm's
     node_boot_scripts: Sequence[str] = ()  # shell scripts every node runs at boot (cloud-init)
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -202,7 +203,7 @@ class Cluster(pulumi.ComponentResource):
             node: pulumi.Output.all(cluster.endpoint, ca).apply(
                 lambda ec, node=node, block=block: nodeadm.user_data(nodeadm.node_config(
                     args.cluster_name, ec[0], ec[1], args.service_cidr, nodeadm.max_pods(block),
-                    {NODE_NAME_LABEL: node},
+                    {NODE_NAME_LABEL: node}, tuple(args.cluster_dns),
                 ), tuple(args.node_boot_scripts))
             )
             for node, block in sorted(args.node_blocks.items())

@@ -29,7 +29,8 @@ class ClusterAddonsArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     versions: Mapping[str, str]  # add-on name -> version (components/addon_versions.py)
-    # CoreDNS add-on configuration values (schema keys such as "corefile"); empty: EKS defaults.
+    # CoreDNS add-on configuration values (schema keys such as "corefile", components/corefile.py
+    # addon_configuration); sent as JSON with sorted keys. Empty: EKS defaults.
     coredns_configuration: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -55,7 +56,11 @@ class ClusterAddons(pulumi.ComponentResource):
             addon_version=args.versions["coredns"],
             configuration_values=json.dumps(dict(args.coredns_configuration), sort_keys=True)
             if args.coredns_configuration else None,
-            # The Corefile is ours (config-driven): our values win on create and on every update.
+            # The Corefile in these values is the source of truth (components/corefile.py). OVERWRITE on
+            # create replaces whatever CoreDNS objects exist; OVERWRITE on update is deliberate too: with
+            # PRESERVE an update would keep a hand-edited ConfigMap over our Corefile, and with NONE the
+            # update would fail on that conflict instead of restoring the configured DNS (EKS user guide,
+            # "Update an Amazon EKS add-on": --resolve-conflicts).
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=dict(args.tags),

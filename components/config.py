@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from . import addon_versions, addressing, app_manifests, ingress_settings, kube_proxy, routing
+from . import addon_versions, addressing, app_manifests, dns_config, ingress_settings, kube_proxy, routing
+from .corefile import CorednsSettings
 from .errors import ConfigError
 
 NAMESPACE = "k8s-networking"
@@ -62,6 +63,9 @@ SCHEMA: dict[str, ConfigKey] = {
         "CIDRs allowed to the public API endpoint (still IAM-authenticated); [] = private endpoint only.",
     ),
     "kubeProxyMode": ConfigKey("string", "iptables", "kube-proxy mode of the EKS add-on: 'iptables' or 'ipvs'."),
+    # Cluster DNS (components/corefile.py, components/dns_config.py, docs/dns.md).
+    "coredns": ConfigKey("object", {}, "CoreDNS: {hosts: [{ip, names}], stubDomains: {domain: [IPs]}, cacheSeconds}."),
+    "nodeLocalDns": ConfigKey("boolean", False, "NodeLocal DNSCache on every node (kubelet clusterDNS changes in ipvs mode)."),
     # The example app (components/example_app.py, docs/app.md).
     "appNamespace": ConfigKey("string", "webapp", "Namespace of the example app (webapp + MySQL)."),
     "appNodePort": ConfigKey("integer", 30080, "NodePort of the webapp's NodePort Service (30000-32767)."),
@@ -125,6 +129,8 @@ class StackConfig:
     api_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     kube_proxy_mode: str = "iptables"
     ingress: ingress_settings.IngressSettings = ingress_settings.IngressSettings()
+    coredns: CorednsSettings = CorednsSettings()
+    node_local_dns: bool = False
 
     @property
     def pod_blocks(self) -> dict[str, IPv4Network]:
@@ -201,7 +207,7 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
         if raw is _INVALID:
             return None
         if not isinstance(raw, dict):
-            what = "node name -> settings" if key == "nodes" else "name -> value"
+            what = {"nodes": "node name -> settings", "coredns": "hosts / stubDomains / cacheSeconds"}.get(key, "name -> value")
             problems.add(key, f"expected a map of {what}, got {type(raw).__name__}")
             return None
         return raw
@@ -392,6 +398,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
                      f"{', '.join(sorted(addon_versions.VERSIONS))} (or pin them in components/addon_versions.py)")
     app_ns, node_port, external = _parse_app(values, problems)
     ingress = ingress_settings.parse_settings(values["ingress"], problems.add)
+    coredns = dns_config.parse(values["coredns"], pod, svc, problems.add)
 
     if problems:
         raise ConfigError(problems)
@@ -418,6 +425,8 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         network_policy=values["networkPolicy"],
         retain_data=values["retainData"],
         ingress=ingress,
+        coredns=coredns,
+        node_local_dns=values["nodeLocalDns"],
     )
 
 

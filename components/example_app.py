@@ -45,6 +45,7 @@ class ExampleAppArgs:
     kubernetes_version: str = "1.35"
     replicas: int = 2
     await_load_balancer: bool = True  # False while no load balancer controller is installed
+    dns_ips: Sequence[str] = ()  # extra DNS destinations for the policies (node-local-dns; docs/dns.md)
     provider: k8s.Provider | None = None  # the cluster's; None means the ambient kubeconfig
     depends_on: Sequence[pulumi.Resource] = ()  # e.g. the EBS CSI add-on and the load balancer controller
 
@@ -74,7 +75,8 @@ class ExampleApp(pulumi.ComponentResource):
         settings = m.AppSettings(namespace=args.namespace, vpc_cidr=args.vpc_cidr, node_port=args.node_port,
                                  external_names=dict(args.external_names), network_policy=args.network_policy,
                                  retain_data=args.retain_data, kubernetes_version=args.kubernetes_version,
-                                 replicas=args.replicas, await_load_balancer=args.await_load_balancer)
+                                 replicas=args.replicas, await_load_balancer=args.await_load_balancer,
+                                 dns_ips=tuple(args.dns_ips))
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         # Alphanumeric only: the mysql image's entrypoint splices the passwords into SQL quotes.
         passwords = {

@@ -7,6 +7,7 @@ Pure: the cluster component feeds it the endpoint and CA once they are known.
 
 from __future__ import annotations
 
+import email
 import hashlib
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -36,7 +37,15 @@ def node_config(
     service_cidr: str,
     max_pods: int,
     labels: dict[str, str],
+    cluster_dns: tuple[str, ...] = (),
 ) -> dict:
+    """``cluster_dns`` replaces the kubelet clusterDNS nodeadm derives from ``service_cidr`` (its 10th
+    address, the kube-dns ClusterIP); empty keeps nodeadm's value and the user data unchanged."""
+    kubelet_config: dict = {"maxPods": max_pods}
+    if cluster_dns:
+        # Written to a kubelet drop-in that overrides nodeadm's generated clusterDNS (amazon-eks-ami
+        # nodeadm e2e case mime-userdata-merge); node-local-dns in ipvs mode needs it (docs/dns.md).
+        kubelet_config["clusterDNS"] = list(cluster_dns)
     return {
         "apiVersion": NODE_CONFIG_API,
         "kind": "NodeConfig",
@@ -50,7 +59,7 @@ def node_config(
             "kubelet": {
                 # Merged over nodeadm's generated kubelet config; an explicit maxPods replaces the
                 # value nodeadm derives from the instance type's ENI limits.
-                "config": {"maxPods": max_pods},
+                "config": kubelet_config,
                 "flags": [f"--node-labels={','.join(f'{k}={v}' for k, v in sorted(labels.items()))}"],
             },
         },
@@ -72,3 +81,11 @@ def user_data(config: dict, scripts: tuple[str, ...] = ()) -> str:
         shell.set_payload(script)
         message.attach(shell)
     return message.as_string()
+
+
+def node_config_of(user_data_text: str) -> dict | None:
+    """The NodeConfig inside user data made by ``user_data`` (for checks that read instances back)."""
+    for part in email.message_from_string(user_data_text).walk():
+        if part.get_content_type() == "application/node.eks.aws":
+            return yaml.safe_load(part.get_payload())
+    return None

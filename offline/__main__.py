@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import alb_invariants, app_invariants, cni_invariants, invariants, report
+from . import alb_invariants, app_invariants, cni_invariants, dns_invariants, invariants, report
 from .engine import OfflineEngine
 
 
@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nIngress (ALB):")
         print(report.ingress_table(objects))
         problems += alb_invariants.check_run(result, engine.kube, ec2)
+        print("\nCoreDNS:")
+        print(report.coredns_section(result, engine.kube.objects))
+        problems += dns_invariants.check_run(result, engine.kube.objects)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
           "each node's pod addresses come from exactly its routed block; Services, NetworkPolicy flows, "
           "the load balancer controller's values, IRSA trust and annotations; Ingress backends, listeners, "
           "subnets and policies.")
+    print("DNS checks: the Corefile parses and keeps the kubernetes plugin for cluster.local, ready and health; "
+          "node-local-dns and kubelet's clusterDNS match the kube-proxy mode.")
     return 0
 
 

@@ -324,8 +324,38 @@ def nlb_service_problems(objects: Iterable[Mapping]) -> list[str]:
     return problems
 
 
+def _closure(start: str, edges: Mapping[str, list[str]]) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def webhook_order_problems(records: Iterable) -> list[str]:
+    """The controller's Service mutating webhook fails closed on every Service creation. A Service
+    that neither waits for the release nor is waited for by it races the webhook: created while the
+    webhook configuration exists but no replica serves it, the API server refuses it."""
+    records = list(records)
+    releases = [r for r in records if r.type == RELEASE and r.inputs.get("chart") == lb_controller.CHART]
+    if not releases:
+        return []
+    edges = {r.urn: list(r.dependencies) for r in records}
+    problems = []
+    for release in releases:
+        before = _closure(release.urn, edges)  # what the release waits for
+        for svc in (r for r in records if r.type == "kubernetes:core/v1:Service"):
+            if svc.urn not in before and release.urn not in _closure(svc.urn, edges):
+                problems.append(f"Service {svc.name}: may be created while the load balancer controller's Service "
+                                f"webhook (failurePolicy Fail) has no ready replica; make it depend on {release.name}")
+    return problems
+
+
 def check_run(result, kube, ec2) -> list[str]:
     objects = list(kube.objects.values())
     aws = AwsView(ec2, region=ec2.meta.region_name)
     return (release_problems(result.records.values(), kube.schemas, aws)
+            + webhook_order_problems(result.records.values())
             + ingress_problems(objects, ec2) + nlb_service_problems(objects))

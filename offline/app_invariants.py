@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from components import app_flows
+from components import app_flows, node_local_dns_manifests
 from components.app_manifests import NODE_PORT_RANGE
 from components.policy_eval import allowed
 
@@ -89,9 +89,18 @@ def policies(objects: Iterable[Mapping]) -> list[Mapping]:
     return [o for o in objects if o["kind"] == "NetworkPolicy"]
 
 
+def node_local_dns_ips(objects: Iterable[Mapping]) -> tuple[str, ...]:
+    """The addresses the node-local-dns DaemonSet in the API server listens on (none if absent)."""
+    ds = next((o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == node_local_dns_manifests.NAME
+               and o["metadata"].get("namespace") == node_local_dns_manifests.NAMESPACE), None)
+    return node_local_dns_manifests.local_ips_of(ds) if ds else ()
+
+
 def flow_results(objects: Iterable[Mapping], namespace: str, vpc_cidr: str) -> list[tuple[app_flows.Flow, bool]]:
+    objects = list(objects)
     pols = policies(objects)
-    return [(f, allowed(pols, f.src, f.dst, f.port, f.protocol)) for f in app_flows.flows(namespace, vpc_cidr)]
+    return [(f, allowed(pols, f.src, f.dst, f.port, f.protocol))
+            for f in app_flows.flows(namespace, vpc_cidr, node_local_dns_ips(objects))]
 
 
 def flow_problems(objects: Iterable[Mapping], namespace: str, vpc_cidr: str) -> list[str]:

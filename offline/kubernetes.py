@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -68,7 +69,7 @@ class KubeContext:
     namespaces: set[str] = field(default_factory=lambda: set(SYSTEM_NAMESPACES))
     node_ports: dict[int, str] = field(default_factory=dict)  # allocated nodePort -> service
     objects: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # (apiVersion, kind, ns, name)
-    _next_ip: int = 10
+    cluster_ips: dict[str, str] = field(default_factory=dict)  # allocated clusterIP -> service
 
     @cached_property
     def schemas(self) -> KubeSchemas:
@@ -110,6 +111,10 @@ class KubeContext:
         resource_id = f"{namespace}/{name}" if namespaced else name
         return resource_id, state
 
+    def install(self, obj: dict) -> tuple[str, dict]:
+        """An object something other than the program creates (an EKS add-on's), checked the same way."""
+        return self.create("kubernetes:installed", obj)
+
     def _namespaced(self, obj: dict) -> bool:
         cluster_scoped = {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "StorageClass",
                           "PersistentVolume", "CustomResourceDefinition", "IngressClass", "PriorityClass",
@@ -126,9 +131,7 @@ class KubeContext:
         who = f"{meta['namespace']}/{meta.get('name')}"
         kind = spec.get("type", "ClusterIP")
         if kind != "ExternalName" and spec.get("clusterIP") != "None":
-            net = ipaddress.ip_network(self.service_cidr)
-            spec["clusterIP"] = str(net[self._next_ip])
-            self._next_ip += 1
+            spec["clusterIP"] = self._cluster_ip(who, spec.get("clusterIP"))
         if kind in ("NodePort", "LoadBalancer"):
             ports = []
             for port in spec.get("ports") or []:
@@ -153,6 +156,31 @@ class KubeContext:
             state["status"] = {"loadBalancer": {"ingress": [{"hostname": self._lb_hostname("k8s", meta["namespace"],
                                                                                           meta.get("name"))}]}}
         return state
+
+    def _cluster_ip(self, who: str, wanted: str | None) -> str:
+        """A requested clusterIP if it is free and in range; else the next free one of the upper band.
+
+        The API server splits the range (KEP-3070, GA in 1.26; "Service ClusterIP allocation"):
+        addresses 1..min(max(16, size/16), 256) are the static band that well-known Services such as
+        kube-dns (the 10th) ask for, and dynamic allocation takes the band above it first."""
+        net = ipaddress.ip_network(self.service_cidr)
+        if wanted:
+            ip = ipaddress.ip_address(wanted)
+            if ip not in net or ip in (net.network_address, net.broadcast_address):
+                raise KubeRejection("Invalid", f"Service {who}: spec.clusterIP: Invalid value: {wanted}: provided IP "
+                                    f"is not in the valid range. The range of valid IPs is {net}")
+            if wanted in self.cluster_ips:
+                raise KubeRejection("Invalid", f"Service {who}: spec.clusterIP: Invalid value: {wanted}: provided IP "
+                                    f"is already allocated (to {self.cluster_ips[wanted]})")
+            self.cluster_ips[wanted] = who
+            return wanted
+        band = min(max(16, net.num_addresses // 16), 256)
+        for index in itertools.chain(range(band + 1, net.num_addresses - 1), range(1, band + 1)):
+            candidate = str(net[index])
+            if candidate not in self.cluster_ips:
+                self.cluster_ips[candidate] = who
+                return candidate
+        raise KubeRejection("Invalid", f"Service {who}: the service IP range {net} is full")
 
     def _free_node_port(self, who: str, port: Any) -> int:
         start = int(hashlib.sha256(f"{who}:{port}".encode()).hexdigest(), 16) % len(NODE_PORT_RANGE)

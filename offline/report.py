@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
 from pulumi.runtime import rpc
 
-from . import cni_invariants, invariants
+from components import addressing
+from components import node_local_dns_manifests as nld
+
+from . import cni_invariants, dns_invariants, invariants
 from .engine import RunResult
 
 
@@ -94,12 +98,23 @@ def cluster_summary(result: RunResult) -> str:
                      f"service CIDR {i['kubernetesNetworkConfig']['serviceIpv4Cidr']}")
         lines.append(f"  endpoint: private {'on' if vpc.get('endpointPrivateAccess') else 'off'}, public {public}")
         lines.append(f"  logs: {', '.join(i.get('enabledClusterLogTypes') or [])}; secrets encrypted with KMS")
-    addons = [[a.inputs["addonName"], a.inputs.get("addonVersion", ""), a.inputs.get("configurationValues", "") or "-",
+    addons = [[a.inputs["addonName"], a.inputs.get("addonVersion", ""), _configuration(a.inputs.get("configurationValues")),
                "IRSA" if a.inputs.get("serviceAccountRoleArn") else "-"]
               for a in result.of_type("aws:eks/addon:Addon")]
     lines.append("")
     lines.append(table(["add-on", "version", "configuration", "credentials"], addons))
     return "\n".join(lines)
+
+
+def _configuration(values: str | None) -> str:
+    """An add-on's configuration values on one line; a Corefile is shown in the CoreDNS section instead."""
+    if not values:
+        return "-"
+    parsed = json.loads(values)
+    if "corefile" not in parsed:
+        return values
+    parsed["corefile"] = f"<{len(parsed['corefile'].splitlines())} lines, see CoreDNS below>"
+    return json.dumps(parsed, sort_keys=True)
 
 
 def services_table(objects) -> str:
@@ -182,3 +197,27 @@ def ingress_table(objects) -> str:
         return "(no ALB Ingress)"
     return table(["ingress", "listeners", "host", "path", "service:port", "nodePort", "targets"], rows) + \
         "\n" + "\n".join(lines)
+def coredns_section(result: RunResult, objects) -> str:
+    """The CoreDNS add-on's Corefile as registered and, if it runs, node-local-dns's settings."""
+    coredns = next((r for r in result.of_type(dns_invariants.ADDON) if r.inputs.get("addonName") == "coredns"), None)
+    if coredns is None:
+        return "(no CoreDNS add-on in this stack)"
+    text = dns_invariants.addon_values(result, "coredns").get("corefile")
+    lines = [f"add-on {coredns.inputs.get('addonVersion')}, Corefile "
+             + ("from the configuration value corefile:" if text else "left at the EKS default")]
+    lines += [f"    {line}" for line in (text or "").splitlines()]
+    ds = dns_invariants.obj(objects, "apps/v1", "DaemonSet", nld.NAME)
+    if ds is None:
+        return "\n".join([*lines, "node-local-dns: off"])
+    mode = dns_invariants.kube_proxy_mode(result)
+    upstream = dns_invariants.obj(objects, "v1", "Service", nld.UPSTREAM_SERVICE) or {"spec": {}}
+    kubelet = nld.kubelet_cluster_dns(True, mode)
+    kube_dns = addressing.kube_dns_ip(result.config.get("k8s-networking:serviceCidr", "10.100.0.0/16"))
+    lines += [
+        f"node-local-dns: {ds['spec']['template']['spec']['containers'][0]['image']} (kube-proxy {mode})",
+        f"    listens on {', '.join(nld.local_ips_of(ds))}; queries to them are NOTRACKed, never DNATed",
+        f"    cache misses -> {nld.UPSTREAM_SERVICE} {upstream['spec'].get('clusterIP', '?')} over TCP -> CoreDNS",
+        "    kubelet clusterDNS: " + (f"{', '.join(kubelet)} (set in the nodes' user data)" if kubelet
+                                     else f"{kube_dns} (nodeadm's default, unchanged)"),
+    ]
+    return "\n".join(lines)

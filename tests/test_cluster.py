@@ -206,3 +206,13 @@ def test_app_runs_on_the_cluster_after_its_addons(dev_cluster):
     assert all(release in r.dependencies for r in app_objects)
     lb = next(o for o in engine.kube.objects.values() if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer")
     assert "pulumi.com/skipAwait" not in lb["metadata"]["annotations"]
+
+
+def test_coredns_addon_installs_kube_dns_on_the_address_nodeadm_gives_kubelet(dev_cluster):
+    _, engine = dev_cluster
+    svc = engine.kube.objects[("v1", "Service", "kube-system", "kube-dns")]
+    deployment = engine.kube.objects[("apps/v1", "Deployment", "kube-system", "coredns")]
+    assert svc["spec"]["clusterIP"] == "10.100.0.10"  # 10.100.0.0/16 with its last octet replaced by 10
+    assert svc["spec"]["selector"] == {"k8s-app": "kube-dns"}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["k8s-app"] == "kube-dns"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith("/eks/coredns:v1.14.2-eksbuild.4")

@@ -113,7 +113,7 @@ def test_schema_covers_every_contract_key():
     assert set(SCHEMA) == {
         "clusterName", "kubernetesVersion", "vpcCidr", "availabilityZones", "natGateways", "podCidr",
         "nodePodCidrPrefix", "serviceCidr", "nodes", "instanceType", "cni", "encapsulation", "routeTableQuota",
-        "apiPublicAccessCidrs", "kubeProxyMode",
+        "apiPublicAccessCidrs", "kubeProxyMode", "coredns", "nodeLocalDns",
         "appNamespace", "appNodePort", "externalNames", "networkPolicy", "retainData",
         "ingress",
     }

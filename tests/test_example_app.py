@@ -121,7 +121,8 @@ def test_policies_off_means_no_policies(run_stack, tmp_path):
 
 
 @pytest.mark.parametrize("settings", [m.AppSettings(), m.AppSettings(network_policy=False, retain_data=False,
-                                                                      external_names={"a": "a.example.com"})])
+                                                                      external_names={"a": "a.example.com"}),
+                                      m.AppSettings(dns_ips=("169.254.20.10", "10.100.0.10"))])
 def test_every_object_is_valid_for_the_configured_version(settings):
     schemas = KubeSchemas(settings.kubernetes_version)
     for obj in m.all_objects(settings):

@@ -76,6 +76,11 @@ def test_valid_objects_get_server_fields(run_stack, tmp_path):
      'spec={"type": "NodePort", "ports": [{"port": 80, "nodePort": 29999}]}, opts=opts)', "not in the valid range"),
     ('k8s.apiextensions.CustomResource("w", api_version="example.com/v1", kind="Widget", '
      'metadata={"name": "w"}, opts=opts)', "no matches for kind"),
+    ('[k8s.core.v1.Service(f"svc{i}", metadata={"name": f"s{i}", "namespace": ns.metadata["name"]}, '
+     'spec={"clusterIP": "10.100.0.53", "ports": [{"port": 53}]}, opts=opts) for i in (1, 2)]',
+     "spec.clusterIP: Invalid value: 10.100.0.53: provided IP is already allocated"),
+    ('k8s.core.v1.Service("svc", metadata={"name": "s", "namespace": ns.metadata["name"]}, '
+     'spec={"clusterIP": "10.200.0.10", "ports": [{"port": 53}]}, opts=opts)', "is not in the valid range"),
 ])
 def test_api_server_refusals(run_stack, tmp_path, body, expected):
     result, _ = _run(run_stack, tmp_path, body)
@@ -86,3 +91,23 @@ def test_api_server_refusals(run_stack, tmp_path, body, expected):
         assert result.error_kind == "kubernetes", result.error
         assert expected in result.error
         assert result.error.startswith("the Kubernetes API server rejected kubernetes:")
+
+
+def test_cluster_ips_honour_requests_and_leave_the_static_band_to_them():
+    """KEP-3070: dynamic clusterIPs come from above the first min(max(16, size/16), 256) addresses, which
+    well-known Services (kube-dns on the 10th) request explicitly."""
+    from offline.kubernetes import KubeContext
+
+    kube = KubeContext(version="1.35", service_cidr="10.100.0.0/16")
+
+    def service(name, **spec):
+        obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+               "spec": {"ports": [{"port": 53}], **spec}}
+        return kube.create("kubernetes:core/v1:Service", obj)[1]["spec"]["clusterIP"]
+
+    assert service("first") == "10.100.1.1"  # 10.100.0.1..10.100.1.0 is the static band of a /16
+    assert service("dns", clusterIP="10.100.0.10") == "10.100.0.10"
+    assert service("second") == "10.100.1.2"
+    small = KubeContext(version="1.35", service_cidr="10.96.0.0/24")
+    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"ports": [{"port": 1}]}}
+    assert small.create("kubernetes:core/v1:Service", obj)[1]["spec"]["clusterIP"] == "10.96.0.17"  # band of 16
