@@ -188,3 +188,17 @@ def test_engine_refuses_a_managed_policy_over_the_size_quota(run_stack, tmp_path
     result, _ = run_stack(stack="test", project_dir=probe_project(tmp_path, program))
     assert not result.ok and result.error_kind == "aws"
     assert "PolicySize: 6144" in result.error
+
+
+def test_every_service_waits_for_the_fail_closed_webhook_or_precedes_it(run_stack):
+    result, _ = run_stack({"nodeLocalDns": True})
+    assert result.ok, result.error
+    records = list(result.records.values())
+    assert alb_invariants.webhook_order_problems(records) == []
+    # The node-local-dns Service, if it did not wait for the release, would race the webhook.
+    upstream = next(r for r in records if r.type == "kubernetes:core/v1:Service" and "upstream" in r.name)
+    release = result.named("lb-controller-release").urn
+    assert release in upstream.dependencies
+    upstream.dependencies = [d for d in upstream.dependencies if d != release]
+    problems = alb_invariants.webhook_order_problems(records)
+    assert len(problems) == 1 and problems[0].startswith(f"Service {upstream.name}: may be created while"), problems
