@@ -39,6 +39,14 @@ def run_stack():
         current.pop().__exit__(None, None, None)
 
 
+@pytest.fixture
+def dev_stack(run_stack):
+    """The dev stack, run once for the test: (result, engine), the run known to have succeeded."""
+    result, engine = run_stack()
+    assert result.ok, result.error
+    return result, engine
+
+
 def nodes_config(*indices: int, **extra) -> dict:
     """A `nodes` map node<i> -> {index: i} (plus any per-node extras keyed by node name)."""
     return {f"node{i}": {"index": i, **extra.get(f"node{i}", {})} for i in indices}

@@ -97,15 +97,8 @@ def test_the_nlb_services_annotations_are_accepted_too():
     assert alb_invariants.annotation_problems(app_manifests.NLB_ANNOTATIONS, "serviceAnnotations", "svc") == []
 
 
-@pytest.fixture
-def dev(run_stack):
-    result, engine = run_stack()
-    assert result.ok, result.error
-    return result, engine
-
-
-def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev):
-    result, engine = dev
+def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev_stack):
+    result, engine = dev_stack
     objects = list(engine.kube.objects.values())
     (ing,) = alb_invariants.alb_ingresses(objects)
     assert (ing["metadata"]["namespace"], ing["metadata"]["name"]) == ("webapp", "webapp")
@@ -127,8 +120,8 @@ def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev):
     assert result.named("lb-controller-release").urn in record.dependencies
 
 
-def test_public_subnets_carry_the_discovery_tags_in_two_zones(dev):
-    result, engine = dev
+def test_public_subnets_carry_the_discovery_tags_in_two_zones(dev_stack):
+    result, engine = dev_stack
     ec2 = engine.client("ec2")
     tagged = ec2.describe_subnets(Filters=[{"Name": f"tag:{tags.ELB_ROLE}", "Values": ["1"]}])["Subnets"]
     assert len({s["AvailabilityZone"] for s in tagged}) >= 2
@@ -142,8 +135,8 @@ def test_public_subnets_carry_the_discovery_tags_in_two_zones(dev):
     assert "in two zones" in alb_invariants.subnet_problems("x", "internet-facing", ec2)[0]
 
 
-def test_the_webapps_network_policy_admits_what_the_alb_sends(dev):
-    _, engine = dev
+def test_the_webapps_network_policy_admits_what_the_alb_sends(dev_stack):
+    _, engine = dev_stack
     ec2 = engine.client("ec2")
     objects = list(engine.kube.objects.values())
     assert alb_invariants.ingress_problems(objects, ec2) == []
@@ -156,8 +149,8 @@ def test_the_webapps_network_policy_admits_what_the_alb_sends(dev):
     assert len(problems) == 3 and all("drop the ALB's traffic from node" in p for p in problems), problems
 
 
-def test_backend_checks_catch_a_broken_ingress(dev):
-    _, engine = dev
+def test_backend_checks_catch_a_broken_ingress(dev_stack):
+    _, engine = dev_stack
     ec2 = engine.client("ec2")
     objects = copy.deepcopy(list(engine.kube.objects.values()))
     ing = next(o for o in objects if o["kind"] == "Ingress")

@@ -13,15 +13,8 @@ import yaml
 from pulumi.runtime import rpc
 
 
-@pytest.fixture
-def dev_cluster(run_stack):
-    result, engine = run_stack()
-    assert result.ok, result.error
-    return result, engine
-
-
-def test_cluster_is_created_bare_with_api_auth_encryption_and_logs(dev_cluster):
-    result, engine = dev_cluster
+def test_cluster_is_created_bare_with_api_auth_encryption_and_logs(dev_stack):
+    result, engine = dev_stack
     (eks,) = result.of_type("aws:eks/cluster:Cluster")
     inputs = eks.inputs
     assert inputs["bootstrapSelfManagedAddons"] is False  # no aws-node, kube-proxy or CoreDNS from EKS
@@ -53,8 +46,8 @@ def _role_policies(engine, role_name):
     return sorted(p["PolicyArn"].split("/")[-1] for p in attached)
 
 
-def test_node_role_has_only_what_nodes_need_and_joins_by_access_entry(dev_cluster):
-    result, engine = dev_cluster
+def test_node_role_has_only_what_nodes_need_and_joins_by_access_entry(dev_stack):
+    result, engine = dev_stack
     role = result.named("cluster-node-role")
     assert _role_policies(engine, role.id) == ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy"]
     (entry,) = result.of_type("aws:eks/accessEntry:AccessEntry")
@@ -65,8 +58,8 @@ def test_node_role_has_only_what_nodes_need_and_joins_by_access_entry(dev_cluste
     assert _role_policies(engine, result.named("cluster-role").id) == ["AmazonEKSClusterPolicy"]
 
 
-def test_oidc_provider_and_ebs_csi_irsa_role(dev_cluster):
-    result, engine = dev_cluster
+def test_oidc_provider_and_ebs_csi_irsa_role(dev_stack):
+    result, engine = dev_stack
     iam = engine.client("iam")
     (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     issuer = result.of_type("aws:eks/cluster:Cluster")[0].outputs["identities"][0]["oidcs"][0]["issuer"]
@@ -83,8 +76,8 @@ def test_oidc_provider_and_ebs_csi_irsa_role(dev_cluster):
     assert _role_policies(engine, role.id) == ["AmazonEBSCSIDriverPolicy"]
 
 
-def test_three_addons_pinned_and_ordered_after_the_nodes(dev_cluster):
-    result, _ = dev_cluster
+def test_three_addons_pinned_and_ordered_after_the_nodes(dev_stack):
+    result, _ = dev_stack
     addons = {a.inputs["addonName"]: a for a in result.of_type("aws:eks/addon:Addon")}
     assert set(addons) == {"kube-proxy", "coredns", "aws-ebs-csi-driver"}
     assert all(a.inputs["addonVersion"].endswith(tuple(f"eksbuild.{i}" for i in range(1, 100))) for a in addons.values())
@@ -110,8 +103,8 @@ def _node_config(engine, instance_id):
     return yaml.safe_load(part.get_payload())
 
 
-def test_nodes_join_with_nodeadm_config(dev_cluster):
-    result, engine = dev_cluster
+def test_nodes_join_with_nodeadm_config(dev_stack):
+    result, engine = dev_stack
     eks = result.of_type("aws:eks/cluster:Cluster")[0].outputs
     for name, node in result.exports["nodes"].items():
         config = _node_config(engine, node["instanceId"])
@@ -124,8 +117,8 @@ def test_nodes_join_with_nodeadm_config(dev_cluster):
         assert kubelet["flags"] == [f"--node-labels=k8snet.io/node={name}"]
 
 
-def test_kubeconfig_is_secret_end_to_end(dev_cluster):
-    result, _ = dev_cluster
+def test_kubeconfig_is_secret_end_to_end(dev_stack):
+    result, _ = dev_stack
     exported = result.exports["kubeconfig"]
     assert rpc.is_rpc_secret(exported)
     provider = result.named("cluster-k8s")
@@ -192,8 +185,8 @@ def test_nodes_install_the_reference_cni_plugins(run_stack, cni, expects_plugins
         assert all(f"./{p}" in script for p in ("bridge", "host-local", "portmap"))
 
 
-def test_app_runs_on_the_cluster_after_its_addons(dev_cluster):
-    result, engine = dev_cluster
+def test_app_runs_on_the_cluster_after_its_addons(dev_stack):
+    result, engine = dev_stack
     provider_urn = result.named("cluster-k8s").urn
     app_objects = [r for r in result.resources if r.type.startswith("kubernetes:") and r.urn.count("ExampleApp")]
     assert app_objects and all(r.options.get("provider", "").startswith(provider_urn) for r in app_objects)
@@ -208,8 +201,8 @@ def test_app_runs_on_the_cluster_after_its_addons(dev_cluster):
     assert "pulumi.com/skipAwait" not in lb["metadata"]["annotations"]
 
 
-def test_coredns_addon_installs_kube_dns_on_the_address_nodeadm_gives_kubelet(dev_cluster):
-    _, engine = dev_cluster
+def test_coredns_addon_installs_kube_dns_on_the_address_nodeadm_gives_kubelet(dev_stack):
+    _, engine = dev_stack
     svc = engine.kube.objects[("v1", "Service", "kube-system", "kube-dns")]
     deployment = engine.kube.objects[("apps/v1", "Deployment", "kube-system", "coredns")]
     assert svc["spec"]["clusterIP"] == "10.100.0.10"  # 10.100.0.0/16 with its last octet replaced by 10
