@@ -28,7 +28,7 @@ from components import lb_controller, tags
 from components.policy_eval import Endpoint, allowed
 
 from . import chart_facts, invariants
-from .app_invariants import matching_workloads, policies
+from .app_invariants import policies, selected_pods
 from .cni_invariants import RELEASE
 from .kubernetes import _whole_numbers
 
@@ -301,12 +301,10 @@ def _policy_problems(where: str, svc: Mapping, port: Mapping, objects: list, ec2
     problems = []
     ns = svc["metadata"].get("namespace", "default")
     nodes = sorted(invariants.nodes(ec2).values(), key=lambda n: n.name)
-    for workload, containers in matching_workloads(svc, objects):
+    for workload, _, labels, containers in selected_pods(svc, objects):
         target = port.get("targetPort", port.get("port"))
         named = {p["name"]: p["containerPort"] for c in containers for p in c.get("ports") or [] if "name" in p}
         number = named.get(target, target) if isinstance(target, str) else target
-        labels = next(((o["spec"]["template"].get("metadata") or {}).get("labels") or {} for o in objects
-                       if f"{o['kind']}/{o['metadata']['name']}" == workload), {})
         pod = Endpoint(workload, "10.255.255.1", ns, labels, ports=named)
         for node in nodes:
             if not allowed(pols, Endpoint(f"node {node.name}", node.private_ip), pod, number, "TCP"):

@@ -31,13 +31,18 @@ def pod_templates(objects: Iterable[Mapping]) -> list[tuple[str, str, dict, list
     return out
 
 
-def matching_workloads(service: Mapping, objects: Iterable[Mapping]) -> list[tuple[str, list]]:
+def selected_pods(service: Mapping, objects: Iterable[Mapping]) -> list[tuple[str, str, dict, list]]:
+    """The pod templates (as ``pod_templates`` gives them) a Service's selector matches."""
     selector = (service.get("spec") or {}).get("selector") or {}
     ns = service["metadata"].get("namespace", "default")
     if not selector:
         return []
-    return [(name, containers) for name, tns, labels, containers in pod_templates(objects)
-            if tns == ns and all(labels.get(k) == v for k, v in selector.items())]
+    return [t for t in pod_templates(objects)
+            if t[1] == ns and all(t[2].get(k) == v for k, v in selector.items())]
+
+
+def matching_workloads(service: Mapping, objects: Iterable[Mapping]) -> list[tuple[str, list]]:
+    return [(name, containers) for name, _, _, containers in selected_pods(service, objects)]
 
 
 def _resolves(target, containers: list) -> bool:

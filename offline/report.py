@@ -11,7 +11,7 @@ from pulumi.runtime import rpc
 from components import addressing
 from components import node_local_dns_manifests as nld
 
-from . import cni_invariants, dns_invariants, invariants
+from . import alb_invariants, cni_invariants, dns_invariants, invariants
 from .engine import RunResult
 
 
@@ -155,8 +155,6 @@ def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
 
 def lb_controller_summary(result: RunResult) -> str:
     """The controller release: chart, replicas, network, IRSA role."""
-    from . import alb_invariants
-
     lines = []
     for rel in alb_invariants.controller_releases(result.records.values()):
         v = rel.get("values") or {}
@@ -170,8 +168,6 @@ def lb_controller_summary(result: RunResult) -> str:
 
 def ingress_table(objects) -> str:
     """Every ALB Ingress rule: listener -> host/path -> Service port -> NodePort, and the ALB's name."""
-    from . import alb_invariants
-
     objects = list(objects)
     services = {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s
                 for s in objects if s["kind"] == "Service"}
