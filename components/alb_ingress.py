@@ -27,6 +27,8 @@ PREFIX = "alb.ingress.kubernetes.io/"
 # AWS's recommended ALB policy (TLS 1.3 and 1.2, forward secrecy), instead of the controller's default
 # ELBSecurityPolicy-2016-08 (Elastic Load Balancing user guide, "Security policies for your ALB").
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
 def annotations(settings: IngressSettings) -> dict[str, str]:
     listen = [{"HTTP": 80}, {"HTTPS": 443}] if settings.https else [{"HTTP": 80}]
     out = {
@@ -35,7 +37,7 @@ def annotations(settings: IngressSettings) -> dict[str, str]:
         "healthcheck-path": settings.health_check_path,
         "healthcheck-port": "traffic-port",  # the NodePort the target group sends to
         "success-codes": "200",
-        "listen-ports": json.dumps(listen, separators=(",", ":")),
+        "listen-ports": json.dumps(listen, separators=(",", ":"), sort_keys=True),
     }
     if settings.https:
         out.update({"certificate-arn": settings.certificate_arn, "ssl-redirect": "443", "ssl-policy": SSL_POLICY})

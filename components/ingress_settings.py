@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 KEYS = ("enabled", "host", "paths", "certificateArn", "healthCheckPath")
-_PATH = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&-]*$")
-MAX_PATH = 128 - len("/*")
+_PATH = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&-]*$")  # the ALB path alphabet, without the wildcards * ?
+MAX_PATH = 128 - len("/*")  # the controller appends "/*" to a Prefix path; ALB patterns hold 128
+# networking/v1 Ingress rule host: a DNS-1123 subdomain, optionally with one leading "*." label.
 _HOST = re.compile(r"^(\*\.)?(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# ACM certificate ARN, aws partition; the region group is compared with the stack's region.
 _CERT = re.compile(r"^arn:aws:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 
 
