@@ -25,6 +25,7 @@ from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
 
 from components import lb_controller, tags
+from components.app_manifests import NLB_CLASS
 from components.policy_eval import Endpoint, allowed
 
 from . import chart_facts, invariants
@@ -33,7 +34,6 @@ from .cni_invariants import RELEASE
 from .kubernetes import _whole_numbers
 
 FACTS_NAME = f"{lb_controller.CHART}-{lb_controller.CHART_VERSION}"
-NLB_CLASS = "service.k8s.aws/nlb"
 _BOOL = ("true", "false")
 
 
@@ -170,10 +170,9 @@ def _irsa_problems(who: str, rel: Mapping, values: Mapping, aws: AwsView) -> lis
     if trust is None:
         return [f"{who}: IRSA role {arn} does not exist"]
     expected = f"system:serviceaccount:{rel.get('namespace')}:{sa.get('name')}"
-    subs = {v for st in trust.get("Statement", []) for k, v in
-            ((st.get("Condition") or {}).get("StringEquals") or {}).items() if k.endswith(":sub")}
-    auds = {v for st in trust.get("Statement", []) for k, v in
-            ((st.get("Condition") or {}).get("StringEquals") or {}).items() if k.endswith(":aud")}
+    equals = [(k.rsplit(":", 1)[-1], v) for st in trust.get("Statement", [])
+              for k, v in ((st.get("Condition") or {}).get("StringEquals") or {}).items()]
+    subs, auds = ({v for k, v in equals if k == key} for key in ("sub", "aud"))
     problems = []
     if subs != {expected}:
         problems.append(f"{who}: IRSA role trusts {sorted(subs)}, not the chart's service account {expected}")
