@@ -104,7 +104,7 @@ def _time_mocks() -> list[float]:
     """Accumulate the time spent in the engine's AWS layer (moto backend set-up, and the Mocks:
     moto plus our handlers) by wrapping AwsContext.__post_init__ and MotoMocks.new_resource/call
     in this child process only; the engine's code is untouched."""
-    from offline import mocks
+    from offline.harness import mocks
 
     spent = [0.0]
 
@@ -284,7 +284,7 @@ def child_bare_program(n: int) -> int:
     from pulumi.runtime.sync_await import _sync_await
 
     sys.path.insert(0, str(ROOT))
-    from offline.project import resolve_config
+    from offline.harness.project import resolve_config
 
     _warm_program_imports()
     import_s = time.perf_counter() - _T0

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from . import alb_invariants, app_invariants, cni_invariants, dns_invariants, invariants, report
-from .engine import OfflineEngine
+from . import checks, report
+from .checks.stack import stack_config
+from .harness.engine import OfflineEngine
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
@@ -55,23 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         print(report.cni_table(result, engine.kube, ec2))
         print("\nOutputs:")
         print(report.outputs(result))
-        problems = invariants.check_pod_routes(ec2) + cni_invariants.check_run(result, engine.kube, ec2)
         objects = list(engine.kube.objects.values())
-        ns = result.config.get("k8s-networking:appNamespace", "webapp")
-        vpc = result.config.get("k8s-networking:vpcCidr", "192.168.0.0/16")
+        cfg = stack_config(result)
         print("\nServices:")
         print(report.services_table(objects))
         print("\nNetwork policy flows:")
-        print(report.flow_matrix(objects, ns, vpc))
-        problems += app_invariants.service_problems(objects) + app_invariants.flow_problems(objects, ns, vpc)
+        print(report.flow_matrix(objects, cfg.app_namespace, str(cfg.vpc_cidr)))
         print("\nLoad balancer controller:")
         print(report.lb_controller_summary(result))
         print("\nIngress (ALB):")
         print(report.ingress_table(objects))
-        problems += alb_invariants.check_run(result, engine.kube, ec2)
         print("\nCoreDNS:")
         print(report.coredns_section(result, engine.kube.objects))
-        problems += dns_invariants.check_run(result, engine.kube.objects)
+        problems = checks.run_all(result, engine)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:

@@ -8,11 +8,12 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from components import addressing
-from components import node_local_dns_manifests as nld
+from k8snet.network import addressing
+from k8snet.dns import node_local_dns_manifests as nld
 
-from . import alb_invariants, cni_invariants, dns_invariants, invariants
-from .engine import RunResult
+from .checks import alb, app, cni, dns, routes
+from .checks.stack import stack_config
+from .harness.engine import RunResult
 
 
 def resource_tree(result: RunResult) -> str:
@@ -47,21 +48,21 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def node_table(ec2) -> str:
     """node -> zone -> private IP -> pod CIDR -> the route tables that route it (read from AWS)."""
-    tables = invariants.pod_route_tables(ec2)
+    tables = routes.pod_route_tables(ec2)
     rows = []
-    for node in invariants.nodes(ec2).values():
-        routed = [invariants.table_name(tables[t]) for t in invariants.routed_by(node, tables)]
+    for node in routes.nodes(ec2).values():
+        routed = [routes.table_name(tables[t]) for t in routes.routed_by(node, tables)]
         rows.append([node.name, node.zone, node.private_ip, node.pod_cidr, ", ".join(routed) or "(none: overlay)"])
     return table(["node", "zone", "private IP", "pod CIDR", "routed by"], rows)
 
 
 def cni_table(result: RunResult, kube, ec2) -> str:
     """node -> IPPool or podCIDR the CNI gives it -> the block the VPC routes to it -> mode -> MTU."""
-    rows = cni_invariants.cni_rows(result, kube, ec2)
+    rows = cni.cni_rows(result, kube, ec2)
     if not rows:
         return "(no CNI installed)"
-    kind, values = cni_invariants.cni_of(result.records.values())
-    version = next((r.inputs.get("version") for r in result.of_type(cni_invariants.RELEASE)
+    kind, values = cni.cni_of(result.records.values())
+    version = next((r.inputs.get("version") for r in result.of_type(cni.RELEASE)
                     if r.inputs.get("chart") in ("tigera-operator", "flannel")), "")
     head = f"{kind} (chart {version})"
     return head + "\n" + table(["node", "CNI gives it", "VPC block", "mode", "MTU"], rows)
@@ -119,8 +120,6 @@ def _configuration(values: str | None) -> str:
 
 def services_table(objects) -> str:
     """Every Service: type, port -> targetPort, nodePort, selector -> the workloads it matches."""
-    from . import app_invariants
-
     objects = list(objects)
     rows = []
     for svc in sorted((o for o in objects if o["kind"] == "Service"),
@@ -136,17 +135,15 @@ def services_table(objects) -> str:
         ports = ", ".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
         node_ports = ", ".join(str(p["nodePort"]) for p in spec.get("ports") or [] if "nodePort" in p) or "-"
         selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
-        matched = ", ".join(w for w, _ in app_invariants.matching_workloads(svc, objects)) or "(none)"
+        matched = ", ".join(w for w, _ in app.matching_workloads(svc, objects)) or "(none)"
         rows.append([name, kind, ports, node_ports, f"{selector} -> {matched}"])
     return table(["service", "type", "port->target", "nodePort", "selector -> workloads"], rows)
 
 
 def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
     """The app's intended and forbidden flows, evaluated against the NetworkPolicies in ``objects``."""
-    from . import app_invariants
-
     rows = []
-    for flow, got in app_invariants.flow_results(objects, namespace, vpc_cidr):
+    for flow, got in app.flow_results(objects, namespace, vpc_cidr):
         mark = "" if got == flow.expected else "  <-- expected " + ("allow" if flow.expected else "deny")
         rows.append([flow.src.name, f"{flow.dst.name}:{flow.port}/{flow.protocol}", "allow" if got else "deny",
                      flow.why + mark])
@@ -156,7 +153,7 @@ def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
 def lb_controller_summary(result: RunResult) -> str:
     """The controller release: chart, replicas, network, IRSA role."""
     lines = []
-    for rel in alb_invariants.controller_releases(result.records.values()):
+    for rel in alb.controller_releases(result.records.values()):
         v = rel.get("values") or {}
         role = ((v.get("serviceAccount") or {}).get("annotations") or {}).get("eks.amazonaws.com/role-arn", "-")
         lines.append(f"{rel.get('chart')} {rel.get('version')} in {rel.get('namespace')}: {v.get('replicaCount')} "
@@ -172,15 +169,15 @@ def ingress_table(objects) -> str:
     services = {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s
                 for s in objects if s["kind"] == "Service"}
     rows, lines = [], []
-    for ing in alb_invariants.alb_ingresses(objects):
+    for ing in alb.alb_ingresses(objects):
         ns = ing["metadata"].get("namespace", "default")
         ann = ing["metadata"].get("annotations") or {}
         redirect = ann.get("alb.ingress.kubernetes.io/ssl-redirect")
         listen = ", ".join(f"{proto}:{port}" + (f"->{redirect}" if redirect and proto == "HTTP" else "")
-                           for proto, port in alb_invariants.listeners(ing))
-        for host, path, ref in alb_invariants.backends(ing):
+                           for proto, port in alb.listeners(ing))
+        for host, path, ref in alb.backends(ing):
             svc = services.get((ns, ref.get("name")))
-            port = alb_invariants.service_port(svc, ref.get("port") or {}) if svc else None
+            port = alb.service_port(svc, ref.get("port") or {}) if svc else None
             node_port = str(port.get("nodePort", "-")) if port else "?"
             ref_port = (ref.get("port") or {}).get("name") or (ref.get("port") or {}).get("number")
             rows.append([f"{ns}/{ing['metadata']['name']}", listen, host, path, f"{ref.get('name')}:{ref_port}",
@@ -195,20 +192,20 @@ def ingress_table(objects) -> str:
         "\n" + "\n".join(lines)
 def coredns_section(result: RunResult, objects) -> str:
     """The CoreDNS add-on's Corefile as registered and, if it runs, node-local-dns's settings."""
-    coredns = next((r for r in result.of_type(dns_invariants.ADDON) if r.inputs.get("addonName") == "coredns"), None)
+    coredns = next((r for r in result.of_type(dns.ADDON) if r.inputs.get("addonName") == "coredns"), None)
     if coredns is None:
         return "(no CoreDNS add-on in this stack)"
-    text = dns_invariants.addon_values(result, "coredns").get("corefile")
+    text = dns.addon_values(result, "coredns").get("corefile")
     lines = [f"add-on {coredns.inputs.get('addonVersion')}, Corefile "
              + ("from the configuration value corefile:" if text else "left at the EKS default")]
     lines += [f"    {line}" for line in (text or "").splitlines()]
-    ds = dns_invariants.obj(objects, "apps/v1", "DaemonSet", nld.NAME)
+    ds = dns.obj(objects, "apps/v1", "DaemonSet", nld.NAME)
     if ds is None:
         return "\n".join([*lines, "node-local-dns: off"])
-    mode = dns_invariants.kube_proxy_mode(result)
-    upstream = dns_invariants.obj(objects, "v1", "Service", nld.UPSTREAM_SERVICE) or {"spec": {}}
+    mode = dns.kube_proxy_mode(result)
+    upstream = dns.obj(objects, "v1", "Service", nld.UPSTREAM_SERVICE) or {"spec": {}}
     kubelet = nld.kubelet_cluster_dns(True, mode)
-    kube_dns = addressing.kube_dns_ip(result.config.get("k8s-networking:serviceCidr", "10.100.0.0/16"))
+    kube_dns = addressing.kube_dns_ip(stack_config(result).service_cidr)
     lines += [
         f"node-local-dns: {ds['spec']['template']['spec']['containers'][0]['image']} (kube-proxy {mode})",
         f"    listens on {', '.join(nld.local_ips_of(ds))}; queries to them are NOTRACKed, never DNATed",

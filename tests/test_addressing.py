@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import addressing, routing
+from k8snet.network import addressing
+from k8snet.network import routing
 
 POD = ip_network("10.1.0.0/16")
 

@@ -7,9 +7,11 @@ import copy
 
 import pytest
 
-from components import alb_ingress, app_manifests, tags
-from components.ingress_settings import IngressSettings, parse_settings, region_problem
-from offline import alb_invariants
+from k8snet.ingress import alb_ingress
+from k8snet.app import manifests as app_manifests
+from k8snet.shared import tags
+from k8snet.ingress.settings import IngressSettings, parse_settings, region_problem
+from offline.checks import alb as alb_checks
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 
@@ -59,12 +61,12 @@ def test_good_settings_round_trip():
 def test_annotations_are_ones_the_pinned_controller_accepts(https):
     settings = IngressSettings(certificate_arn=CERT if https else None)
     ann = alb_ingress.annotations(settings)
-    assert alb_invariants.annotation_problems(ann, "ingressAnnotations", "test") == []
+    assert alb_checks.annotation_problems(ann, "ingressAnnotations", "test") == []
     assert ann["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert ann["alb.ingress.kubernetes.io/target-type"] == "instance"
     assert ann["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
     obj = alb_ingress.ingress("webapp", "webapp", "webapp-nodeport", "http", settings)
-    ports = alb_invariants.listeners(obj)
+    ports = alb_checks.listeners(obj)
     if https:
         assert ports == [("HTTP", 80), ("HTTPS", 443)]
         assert ann["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
@@ -84,7 +86,7 @@ def test_annotation_checks_catch_what_the_controller_refuses():
            "alb.ingress.kubernetes.io/actions.blue-green": "{}",
            "alb.ingress.kubernetes.io/tags": "team",
            "other.example.com/ignored": "x"}
-    problems = alb_invariants.annotation_problems(bad, "ingressAnnotations", "Ingress x")
+    problems = alb_checks.annotation_problems(bad, "ingressAnnotations", "Ingress x")
     assert len(problems) == 5, problems
     assert any("scheme='public' must be one of internal, internet-facing" in p for p in problems)
     assert any("target-typ is not one controller v3.5.0 reads" in p for p in problems)
@@ -94,21 +96,21 @@ def test_annotation_checks_catch_what_the_controller_refuses():
 
 
 def test_the_nlb_services_annotations_are_accepted_too():
-    assert alb_invariants.annotation_problems(app_manifests.NLB_ANNOTATIONS, "serviceAnnotations", "svc") == []
+    assert alb_checks.annotation_problems(app_manifests.NLB_ANNOTATIONS, "serviceAnnotations", "svc") == []
 
 
 def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev_stack):
     result, engine = dev_stack
     objects = list(engine.kube.objects.values())
-    (ing,) = alb_invariants.alb_ingresses(objects)
+    (ing,) = alb_checks.alb_ingresses(objects)
     assert (ing["metadata"]["namespace"], ing["metadata"]["name"]) == ("webapp", "webapp")
     assert ing["spec"]["ingressClassName"] == "alb"
-    backends = alb_invariants.backends(ing)
+    backends = alb_checks.backends(ing)
     assert [(h, p, r["name"], r["port"]) for h, p, r in backends] == [("*", "/", "webapp-nodeport", {"name": "http"})]
     svc = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "webapp-nodeport")
-    port = alb_invariants.service_port(svc, {"name": "http"})
+    port = alb_checks.service_port(svc, {"name": "http"})
     assert svc["spec"]["type"] == "NodePort" and port["nodePort"] == 30080
-    assert alb_invariants.check_run(result, engine.kube, engine.client("ec2")) == []
+    assert alb_checks.check_run(result, engine.kube, engine.client("ec2")) == []
     hostname = ing["status"]["loadBalancer"]["ingress"][0]["hostname"]
     assert result.exports["albHostname"] == hostname and hostname.endswith(".elb.us-east-1.amazonaws.com")
     assert result.exports["appUrl"] == f"http://{hostname}/"
@@ -129,23 +131,23 @@ def test_public_subnets_carry_the_discovery_tags_in_two_zones(dev_stack):
     public = set(result.exports["publicSubnetIds"].values())
     assert {s["SubnetId"] for s in tagged} == public
     assert all({"Key": "kubernetes.io/cluster/k8snet-dev", "Value": "shared"} in s["Tags"] for s in tagged)
-    assert alb_invariants.subnet_problems("x", "internet-facing", ec2) == []
+    assert alb_checks.subnet_problems("x", "internet-facing", ec2) == []
     # Take the tag off one zone's subnet: the controller could not place an ALB any more.
     ec2.delete_tags(Resources=[tagged[0]["SubnetId"]], Tags=[{"Key": tags.ELB_ROLE}])
-    assert "in two zones" in alb_invariants.subnet_problems("x", "internet-facing", ec2)[0]
+    assert "in two zones" in alb_checks.subnet_problems("x", "internet-facing", ec2)[0]
 
 
 def test_the_webapps_network_policy_admits_what_the_alb_sends(dev_stack):
     _, engine = dev_stack
     ec2 = engine.client("ec2")
     objects = list(engine.kube.objects.values())
-    assert alb_invariants.ingress_problems(objects, ec2) == []
+    assert alb_checks.ingress_problems(objects, ec2) == []
     # Narrow the webapp's ingress policy to the public subnets (the ALB's own addresses): traffic that
     # kube-proxy forwards from a node's address is then dropped, and the check says so per node.
     narrowed = copy.deepcopy(objects)
     policy = next(o for o in narrowed if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "webapp-ingress")
     policy["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": "192.168.128.0/17"}}]
-    problems = alb_invariants.ingress_problems(narrowed, ec2)
+    problems = alb_checks.ingress_problems(narrowed, ec2)
     assert len(problems) == 3 and all("drop the ALB's traffic from node" in p for p in problems), problems
 
 
@@ -160,7 +162,7 @@ def test_backend_checks_catch_a_broken_ingress(dev_stack):
     paths.append({"path": "/c*", "pathType": "Prefix",
                   "backend": {"service": {"name": "webapp-nodeport", "port": {"number": 8080}}}})
     ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
-    problems = alb_invariants.ingress_problems(objects, ec2)
+    problems = alb_checks.ingress_problems(objects, ec2)
     assert any("/a: instance targets need a NodePort or LoadBalancer Service; webapp is ClusterIP" in p
                for p in problems), problems
     assert any("/b: backend Service webapp/nope does not exist" in p for p in problems)
@@ -174,9 +176,9 @@ def test_https_with_a_host(run_stack):
     assert result.ok, result.error
     ing = next(o for o in engine.kube.objects.values() if o["kind"] == "Ingress")
     assert ing["spec"]["rules"][0]["host"] == "shop.example.com"
-    assert alb_invariants.listeners(ing) == [("HTTP", 80), ("HTTPS", 443)]
+    assert alb_checks.listeners(ing) == [("HTTP", 80), ("HTTPS", 443)]
     assert result.exports["appUrl"] == "https://shop.example.com/"
-    assert alb_invariants.ingress_problems(list(engine.kube.objects.values()), engine.client("ec2")) == []
+    assert alb_checks.ingress_problems(list(engine.kube.objects.values()), engine.client("ec2")) == []
 
 
 def test_a_certificate_from_another_region_stops_before_any_resource(run_stack):

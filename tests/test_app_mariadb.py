@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from components.example_app_files import APP_FILES
+from k8snet.app.manifests import APP_FILES
 
 NEEDED = ("mariadbd", "mariadb-install-db", "mariadb", "openssl")
 _missing = [b for b in NEEDED if not (shutil.which(b) or shutil.which(b, path="/usr/sbin:/usr/bin"))]

@@ -8,13 +8,14 @@ from ipaddress import ip_network
 import jsonschema
 import pytest
 
-from offline.chart_facts import key_paths
-from offline.chart_facts import load as chart_facts
-from components import calico, cni
-from components.node_labels import NODE_NAME_LABEL
+from offline.checks.chart_facts import key_paths
+from offline.checks.chart_facts import load as chart_facts
+from k8snet.cni import calico
+from k8snet.cni import dataplane as cni
+from k8snet.shared.node_labels import NODE_NAME_LABEL
 from conftest import probe_project
-from offline import cni_invariants
-from offline.kube_schema import KubeSchemas, _crd_schema
+from offline.checks import cni as cni_checks
+from offline.kube.schemas import KubeSchemas, _crd_schema
 
 import json
 
@@ -75,9 +76,9 @@ def test_pool_pins_one_block_to_one_node(encap):
     pool = calico.ip_pool("node2", ip_network("10.1.2.0/24"), encap)
     spec = pool["spec"]
     assert spec["cidr"] == "10.1.2.0/24" and spec["blockSize"] == 24
-    assert cni_invariants.selector_matches(spec["nodeSelector"], {NODE_NAME_LABEL: "node2"})
-    assert not cni_invariants.selector_matches(spec["nodeSelector"], {NODE_NAME_LABEL: "node22"})
-    assert not cni_invariants.selector_matches(spec["nodeSelector"], {})
+    assert cni_checks.selector_matches(spec["nodeSelector"], {NODE_NAME_LABEL: "node2"})
+    assert not cni_checks.selector_matches(spec["nodeSelector"], {NODE_NAME_LABEL: "node22"})
+    assert not cni_checks.selector_matches(spec["nodeSelector"], {})
     assert spec["ipipMode"] == ("Always" if encap == "ipip" else "Never")
     assert spec["vxlanMode"] == ("Always" if encap == "vxlan" else "Never")
     assert spec["natOutgoing"] is True
@@ -108,10 +109,11 @@ def test_control_plane_reaches_the_calico_api_server():
 PROGRAM = textwrap.dedent('''
     import pulumi
     import pulumi_kubernetes as k8s
-    from components.calico import Calico, CalicoArgs
+    from k8snet.cni.calico import Calico, CalicoArgs
     provider = k8s.Provider("k8s", kubeconfig="{}")
     blocks = {BLOCKS}
-    Calico("calico", CalicoArgs(node_blocks=blocks, encapsulation="{ENCAP}", provider=provider))
+    Calico("calico", CalicoArgs(node_blocks=blocks, encapsulation="{ENCAP}"),
+           opts=pulumi.ResourceOptions(provider=provider))
 ''')
 
 
@@ -126,7 +128,7 @@ def test_component_under_the_engine(run_stack, tmp_path):
     assert result.ok, result.error
     pools = {o["metadata"]["name"]: o["spec"] for (av, kind, _, _), o in engine.kube.objects.items() if kind == "IPPool"}
     assert {p["cidr"] for p in pools.values()} == set(blocks.values())
-    assert cni_invariants.check_cni(engine.kube.objects, result.records.values(), blocks, "vxlan") == []
+    assert cni_checks.check_cni(engine.kube.objects, result.records.values(), blocks, "vxlan") == []
     # Every child of the component carries the provider and sits under it.
     (component,) = result.of_type("k8snet:index:Calico")
     children = [r for r in result.resources if r.parent == component.urn]
@@ -155,11 +157,11 @@ def test_checks_catch_a_pool_for_the_wrong_block():
              for n, b in blocks.items()}
     ipam = {("crd.projectcalico.org/v1", "IPAMConfig", "", "default"): calico.ipam_config()}
     values = calico.chart_values("none")
-    assert cni_invariants.check_calico({**pools, **ipam}, values, blocks, "none") == []
+    assert cni_checks.check_calico({**pools, **ipam}, values, blocks, "none") == []
     swapped = {"node1": "10.1.2.0/24", "node2": "10.1.1.0/24"}
-    problems = cni_invariants.check_calico({**pools, **ipam}, values, swapped, "none")
+    problems = cni_checks.check_calico({**pools, **ipam}, values, swapped, "none")
     assert any("but the VPC routes 10.1.2.0/24 to node1" in p for p in problems), problems
-    problems = cni_invariants.check_calico(pools, values, {**blocks, "node3": "10.1.3.0/24"}, "vxlan")
+    problems = cni_checks.check_calico(pools, values, {**blocks, "node3": "10.1.3.0/24"}, "vxlan")
     assert any("strictAffinity" in p for p in problems)
     assert any("node3: 0 IP pools" in p for p in problems)
     assert any("MTU 9001 but vxlan needs 8951" in p for p in problems)

@@ -1,7 +1,7 @@
 """The offline preview command: what a new user runs first."""
 
 from offline.__main__ import main
-from offline.project import SECRET_PLACEHOLDER, resolve_config
+from offline.harness.project import SECRET_PLACEHOLDER, resolve_config
 from tests.conftest import ROOT
 
 

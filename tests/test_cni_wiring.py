@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from cni_helpers import project_with_cni
-from offline import cni_invariants, report
+from offline.checks import cni as cni_checks
+from offline import report
 
 AWS_TYPES = ("aws:",)
 
@@ -21,9 +22,9 @@ def test_cni_matches_the_vpc(run_stack, tmp_path, cni, encap):
     result, engine = _run(run_stack, tmp_path, cni=cni, encapsulation=encap)
     assert result.ok, result.error
     ec2 = engine.client("ec2")
-    routed = cni_invariants.routed_blocks(ec2)
+    routed = cni_checks.routed_blocks(ec2)
     assert routed == {"node1": "10.1.1.0/24", "node2": "10.1.2.0/24", "node3": "10.1.3.0/24"}
-    assert cni_invariants.check_run(result, engine.kube, ec2) == []
+    assert cni_checks.check_run(result, engine.kube, ec2) == []
     table = report.cni_table(result, engine.kube, ec2)
     assert table.splitlines()[0].startswith(cni)
     mtu = {"none": "9001", "vxlan": "8951", "ipip": "8981"}[encap]
@@ -60,17 +61,17 @@ def test_switching_cni_or_encapsulation_touches_only_cni_and_pod_routes(run_stac
 def test_checks_fail_when_cni_and_vpc_disagree(run_stack, tmp_path):
     result, engine = _run(run_stack, tmp_path, cni="calico")
     ec2 = engine.client("ec2")
-    blocks = cni_invariants.routed_blocks(ec2)
+    blocks = cni_checks.routed_blocks(ec2)
     blocks["node2"], blocks["node3"] = blocks["node3"], blocks["node2"]
-    problems = cni_invariants.check_cni(engine.kube.objects, result.records.values(), blocks, "none")
+    problems = cni_checks.check_cni(engine.kube.objects, result.records.values(), blocks, "none")
     assert any("node2" in p and "10.1.3.0/24" in p for p in problems), problems
 
 
 def test_custom_resources_depend_on_the_release(run_stack, tmp_path):
     result, _ = _run(run_stack, tmp_path, cni="calico")
-    assert cni_invariants.check_crd_dependencies(result.records.values()) == []
+    assert cni_checks.check_crd_dependencies(result.records.values()) == []
     records = [r for r in result.records.values()]
     pool = next(r for r in records if r.type.endswith(":IPPool"))
     pool.dependencies = []
-    assert cni_invariants.check_crd_dependencies(records) == [
+    assert cni_checks.check_crd_dependencies(records) == [
         f"{pool.type} {pool.name}: does not depend on the helm release that installs its CRD"]

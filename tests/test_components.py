@@ -1,13 +1,10 @@
 """Every component follows the Pulumi component pattern the project promises its users."""
 
-import importlib
-import inspect
-import pkgutil
 import re
 
 import pulumi
 
-import components
+import k8snet
 
 
 def _camel(name):
@@ -16,13 +13,13 @@ def _camel(name):
 
 
 def _component_classes() -> dict[str, type]:
-    found = {}
-    for info in pkgutil.iter_modules(components.__path__):
-        module = importlib.import_module(f"components.{info.name}")
-        for name, obj in inspect.getmembers(module, inspect.isclass):
-            if issubclass(obj, pulumi.ComponentResource) and obj.__module__ == module.__name__:
-                found[name] = obj
-    return found
+    return {name: getattr(k8snet, name) for name in k8snet.COMPONENTS}
+
+
+def test_every_component_class_is_public_and_served():
+    for name, cls in _component_classes().items():
+        assert issubclass(cls, pulumi.ComponentResource), name
+        assert getattr(k8snet, f"{name}Args").__name__ == f"{name}Args"
 
 
 def test_component_conventions(run_stack):
@@ -38,7 +35,7 @@ def test_component_conventions(run_stack):
         assert children, cls.__name__
         assert all(c.name.startswith(f"{record.name}-") for c in children), cls.__name__
         # Every declared output is assigned and registered.
-        declared = {_camel(n) for n, t in cls.__annotations__.items() if "Output" in str(t)}
+        declared = {_camel(n) for n in cls.__annotations__ if not n.startswith("_")}
         assert declared <= set(record.outputs), (cls.__name__, declared - set(record.outputs))
     # Every custom resource hangs under a component: nothing is parented to the stack directly.
     stack = next(r.urn for r in result.records.values() if r.type == "pulumi:pulumi:Stack")

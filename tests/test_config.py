@@ -4,10 +4,10 @@ from ipaddress import ip_network
 
 import pytest
 
-from components.config import SCHEMA, parse_config
-from components.errors import ConfigError
-from components.zones import assign_zones, select_zones
-from components.config import NodeSpec
+from k8snet.config.stack_config import SCHEMA, parse_config
+from k8snet.config.errors import ConfigError
+from k8snet.config.zones import assign_zones, select_zones
+from k8snet.config.stack_config import NodeSpec
 
 
 def test_defaults_are_the_documents_values():

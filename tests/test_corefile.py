@@ -1,4 +1,4 @@
-"""The Corefile model, parser and builder (components/corefile.py), without mocks."""
+"""The Corefile model, parser and builder (k8snet/dns/corefile.py), without mocks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import corefile
-from components.corefile import CorednsSettings, CorefileError, Directive, HostEntry, ServerBlock
+from k8snet.dns import corefile
+from k8snet.dns.corefile import CorednsSettings, CorefileError, Directive, HostEntry, ServerBlock
 
 DOCUMENTS = CorednsSettings(hosts=(HostEntry("192.168.0.123", ("myapp.local",)),),
                             stub_domains=(("mydomain.com", ("10.0.0.1",)),))

@@ -1,5 +1,5 @@
 """The `coredns` and `nodeLocalDns` config keys: parsing into CorednsSettings and one clear error per bad
-input naming the key path and the fix (components/dns_config.py through parse_config)."""
+input naming the key path and the fix (k8snet/dns/settings.py through parse_config)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import pytest
 import yaml
 
-from components.config import parse_config
-from components.corefile import CorednsSettings, HostEntry
-from components.errors import ConfigError
+from k8snet.config.stack_config import parse_config
+from k8snet.dns.corefile import CorednsSettings, HostEntry
+from k8snet.config.errors import ConfigError
 from tests.conftest import ROOT
 
 DEV = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from components import corefile, nodeadm
-from components import node_local_dns_manifests as m
-from offline import app_invariants
-from offline.aws_eks import ADDON_SCHEMAS
+from k8snet.dns import corefile
+from k8snet.nodes import nodeadm
+from k8snet.dns import node_local_dns_manifests as m
+from offline.checks import app as app_checks
+from offline.aws.eks import ADDON_SCHEMAS
 
 
 def _addon(result, name):
@@ -87,7 +88,7 @@ def test_node_local_dns_objects_and_settings_per_mode(run_stack, mode):
     assert all(coredns.urn in c.dependencies for c in children)
     assert component.outputs["listenIps"] == list(listen) and component.outputs["upstreamIp"] == upstream_ip
     # The app's DNS policy admits both addresses, and every intended flow holds.
-    assert app_invariants.flow_problems(objects.values(), "webapp", "192.168.0.0/16") == []
+    assert app_checks.flow_problems(objects.values(), "webapp", "192.168.0.0/16") == []
     allow_dns = objects[("networking.k8s.io/v1", "NetworkPolicy", "webapp", "allow-dns")]
     assert [p["ipBlock"]["cidr"] for p in allow_dns["spec"]["egress"][0]["to"] if "ipBlock" in p] == [
         "169.254.20.10/32", "10.100.0.10/32"]
@@ -127,7 +128,7 @@ DEV_COREFILE = corefile.coredns_corefile(corefile.CorednsSettings(hosts=(corefil
     (lambda t: t.replace("    loadbalance\n}", "    loadbalance\n"), "the corefile does not parse: line 1: block is never"),
 ])
 def test_corefile_checks_catch_broken_corefiles(edit, expected):
-    from offline.dns_invariants import coredns_problems
+    from offline.checks.dns import coredns_problems
 
     assert coredns_problems(DEV_COREFILE) == []
     broken = edit(DEV_COREFILE)
@@ -136,7 +137,7 @@ def test_corefile_checks_catch_broken_corefiles(edit, expected):
 
 
 def test_node_local_dns_checks_catch_mismatches(run_stack):
-    from offline.dns_invariants import kubelet_problems, node_local_dns_problems
+    from offline.checks.dns import kubelet_problems, node_local_dns_problems
 
     result, objects = _run(run_stack, "iptables")
     assert node_local_dns_problems(objects, "iptables", "10.100.0.0/16") == []
@@ -156,7 +157,7 @@ def test_node_local_dns_checks_catch_mismatches(run_stack):
 
 
 def test_kubelet_pointing_at_node_local_dns_without_it_is_caught(run_stack):
-    from offline.dns_invariants import kubelet_problems
+    from offline.checks.dns import kubelet_problems
 
     result, _ = _run(run_stack, "ipvs")
     assert kubelet_problems(result, True, "ipvs") == []
@@ -186,7 +187,7 @@ def test_preview_prints_the_corefile_and_node_local_dns(capsys, mode):
 
 
 def test_kubernetes_plugin_without_zones_serves_its_blocks_zones():
-    from offline.dns_invariants import coredns_problems
+    from offline.checks.dns import coredns_problems
 
     text = DEV_COREFILE.replace("kubernetes cluster.local in-addr.arpa ip6.arpa {", "kubernetes {")
     assert coredns_problems(text) == []  # authoritative for the block's zone ".", cluster.local included

@@ -1,5 +1,5 @@
-"""What EKS and IAM refuse that moto accepts (or lacks): each rule of offline/aws_eks.py and
-offline/aws_iam.py gets AWS's error from a small probe program."""
+"""What EKS and IAM refuse that moto accepts (or lacks): each rule of offline/aws/eks.py and
+offline/aws/iam.py gets AWS's error from a small probe program."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.conftest import probe_project
 SETUP = textwrap.dedent('''
     import json
     import pulumi, pulumi_aws as aws
-    from components import iam_documents as docs
+    from k8snet.shared import iam_documents as docs
 
     vpc = aws.ec2.Vpc("vpc", cidr_block="192.168.0.0/16")
     a = aws.ec2.Subnet("a", vpc_id=vpc.id, cidr_block="192.168.1.0/24", availability_zone="us-east-1a")

@@ -11,25 +11,27 @@ import textwrap
 
 import pytest
 
-from components import app_manifests as m
-from components.app_flows import flows
-from components.config import parse_config
-from components.errors import ConfigError
-from components.example_app_files import APP_FILES
-from components.policy_eval import Endpoint, allowed
+from k8snet.app import manifests as m
+from k8snet.app.flows import flows
+from k8snet.config.stack_config import parse_config
+from k8snet.config.errors import ConfigError
+from k8snet.app.manifests import APP_FILES
+from k8snet.app.policy_eval import Endpoint, allowed
 from conftest import probe_project
-from offline import app_invariants, report
-from offline.kube_schema import KubeSchemas
+from offline.checks import app as app_checks
+from offline import report
+from offline.kube.schemas import KubeSchemas
 from offline.report import render_value
 
 PROGRAM = textwrap.dedent('''
     import pulumi
     import pulumi_kubernetes as k8s
-    from components import ExampleApp, ExampleAppArgs
+    from k8snet import ExampleApp, ExampleAppArgs
 
     provider = k8s.Provider("k8s", kubeconfig="{}")
-    app = ExampleApp("app", ExampleAppArgs(external_names={"partner-api": "api.example.com"}, provider=provider,
-                                           retain_data=RETAIN, network_policy=POLICY))
+    app = ExampleApp("app", ExampleAppArgs(external_names={"partner-api": "api.example.com"},
+                                           retain_data=RETAIN, network_policy=POLICY),
+                     opts=pulumi.ResourceOptions(provider=provider))
     pulumi.export("appNamespace", app.namespace)
     pulumi.export("appServices", app.services)
     pulumi.export("appNodePort", app.node_port)
@@ -51,8 +53,8 @@ def test_app_deploys_and_every_check_passes(run_stack, tmp_path):
     kinds = sorted({o["kind"] for o in objects})
     assert kinds == ["ConfigMap", "Deployment", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Secret",
                      "Service", "ServiceAccount", "StatefulSet", "StorageClass"]
-    assert app_invariants.service_problems(objects) == []
-    assert app_invariants.flow_problems(objects, "webapp", "192.168.0.0/16") == []
+    assert app_checks.service_problems(objects) == []
+    assert app_checks.flow_problems(objects, "webapp", "192.168.0.0/16") == []
     assert result.exports["appNodePort"] == 30080
     assert result.exports["appLoadBalancerHostname"].endswith(".elb.us-east-1.amazonaws.com")
     assert result.exports["appServices"] == {"ClusterIP": "webapp", "NodePort": "webapp-nodeport",
@@ -107,7 +109,7 @@ def test_passwords_are_secret_end_to_end(run_stack, tmp_path):
     for text in visible:
         assert not any(p in text for p in plaintexts)
     # Delivered as files: no container gets a password in its environment.
-    for _, _, _, containers in app_invariants.pod_templates(engine.kube.objects.values()):
+    for _, _, _, containers in app_checks.pod_templates(engine.kube.objects.values()):
         for c in containers:
             assert not any("valueFrom" in e for e in c.get("env") or [])
             assert not any(e["name"].endswith("PASSWORD") for e in c.get("env") or [])
@@ -116,8 +118,8 @@ def test_passwords_are_secret_end_to_end(run_stack, tmp_path):
 def test_policies_off_means_no_policies(run_stack, tmp_path):
     _, engine = _run(run_stack, tmp_path, policy=False)
     objects = list(engine.kube.objects.values())
-    assert not app_invariants.policies(objects)
-    assert app_invariants.flow_problems(objects, "webapp", "192.168.0.0/16") == []
+    assert not app_checks.policies(objects)
+    assert app_checks.flow_problems(objects, "webapp", "192.168.0.0/16") == []
 
 
 @pytest.mark.parametrize("settings", [m.AppSettings(), m.AppSettings(network_policy=False, retain_data=False,
@@ -197,7 +199,7 @@ def _svc(objects, name):
 def test_service_checks_catch_mistakes(break_it, expected):
     objects = _objects()
     break_it(objects)
-    problems = app_invariants.service_problems(objects)
+    problems = app_checks.service_problems(objects)
     assert any(expected in p for p in problems), problems
 
 
@@ -205,7 +207,7 @@ def test_flow_check_catches_a_too_open_policy():
     objects = _objects()
     mysql_in = next(o for o in objects if o["metadata"]["name"] == "mysql-from-webapp")
     mysql_in["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}})  # any pod in any namespace
-    problems = app_invariants.flow_problems(objects, "webapp", "192.168.0.0/16")
+    problems = app_checks.flow_problems(objects, "webapp", "192.168.0.0/16")
     assert any("pod in default -> mysql-0:3306/TCP is allowed" in p for p in problems), problems
     assert "<-- expected deny" in report.flow_matrix(objects, "webapp", "192.168.0.0/16")
 

@@ -8,12 +8,13 @@ from ipaddress import ip_network
 
 import pytest
 
-from offline.chart_facts import key_paths
-from offline.chart_facts import load as chart_facts
-from components import flannel, pod_cidr_assigner
+from offline.checks.chart_facts import key_paths
+from offline.checks.chart_facts import load as chart_facts
+from k8snet.cni import flannel
+from k8snet.cni import pod_cidr_assigner
 from conftest import probe_project
-from offline import cni_invariants
-from offline.kube_schema import KubeSchemas
+from offline.checks import cni as cni_checks
+from offline.kube.schemas import KubeSchemas
 
 FACTS = chart_facts("flannel-v0.28.9")
 
@@ -61,11 +62,12 @@ def test_assigner_daemonset_targets_exactly_its_node():
 
 
 PROGRAM = textwrap.dedent('''
+    import pulumi
     import pulumi_kubernetes as k8s
-    from components.flannel import Flannel, FlannelArgs
+    from k8snet.cni.flannel import Flannel, FlannelArgs
     provider = k8s.Provider("k8s", kubeconfig="{}")
     Flannel("flannel", FlannelArgs(node_blocks={BLOCKS}, pod_cidr="10.1.0.0/16", encapsulation="{ENCAP}",
-                                   network_policy=True, provider=provider))
+                                   network_policy=True), opts=pulumi.ResourceOptions(provider=provider))
 ''')
 
 
@@ -79,7 +81,7 @@ def test_component_under_the_engine(run_stack, tmp_path, encap):
     blocks = {"node1": "10.1.1.0/24", "node2": "10.1.2.0/24", "node3": "10.1.3.0/24"}
     result, engine = _run(run_stack, tmp_path, blocks, encap)
     assert result.ok, result.error
-    assert cni_invariants.check_cni(engine.kube.objects, result.records.values(), blocks, encap) == []
+    assert cni_checks.check_cni(engine.kube.objects, result.records.values(), blocks, encap) == []
     (component,) = result.of_type("k8snet:index:Flannel")
     assert component.outputs["podCidrs"] == blocks
     assert component.outputs["mtu"] == (9001 if encap == "none" else 8951)
@@ -94,6 +96,6 @@ def test_checks_catch_a_node_assigned_twice_or_never():
     ds = {("apps/v1", "DaemonSet", "kube-flannel", f"d{i}"):
           {"apiVersion": "apps/v1", "kind": "DaemonSet", **pod_cidr_assigner.daemonset("node1", ip_network(b), "kube-flannel")}
           for i, b in enumerate(["10.1.1.0/24", "10.1.9.0/24"])}
-    problems = cni_invariants.check_flannel(ds, flannel.chart_values("10.1.0.0/16", "none", False), blocks, "none")
+    problems = cni_checks.check_flannel(ds, flannel.chart_values("10.1.0.0/16", "none", False), blocks, "none")
     assert "node1: podCIDR assigned 2 times (want exactly once)" in problems
     assert "node2: podCIDR assigned 0 times (want exactly once)" in problems

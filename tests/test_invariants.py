@@ -1,6 +1,7 @@
 """The cross-object checks catch what AWS accepts but would not carry traffic."""
 
-from offline import OfflineEngine, invariants
+from offline import OfflineEngine
+from offline.checks import routes as route_checks
 from tests.conftest import probe_project
 
 PROGRAM = '''
@@ -27,7 +28,7 @@ def test_checks_report_wrong_targets_checking_nodes_and_missing_routes(tmp_path)
     with OfflineEngine(probe_project(tmp_path, PROGRAM), "test") as engine:
         result = engine.run()
         assert result.ok, result.error
-        problems = invariants.check_pod_routes(engine.client("ec2"))
+        problems = route_checks.check_pod_routes(engine.client("ec2"))
     assert "t2: route 10.1.1.0/24 -> b, but b owns 10.1.2.0/24" in problems
     assert any(p.startswith("b: source/dest check is on") for p in problems)
     assert not any(p.startswith("a: source/dest check") for p in problems)
@@ -41,5 +42,5 @@ def test_an_interface_that_checks_again_is_reported_even_if_the_instance_says_of
         ec2 = engine.client("ec2")
         eni = result.named("a").outputs["primaryNetworkInterfaceId"]
         ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": True})
-        problems = invariants.check_pod_routes(ec2)
+        problems = route_checks.check_pod_routes(ec2)
     assert any(p.startswith("a: source/dest check is on") for p in problems)

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from conftest import probe_project
-from offline.kube_schema import KubeSchemas, UnknownKind
+from offline.kube.schemas import KubeSchemas, UnknownKind
 
 HEADER = textwrap.dedent('''
     import pulumi
@@ -96,7 +96,7 @@ def test_api_server_refusals(run_stack, tmp_path, body, expected):
 def test_cluster_ips_honour_requests_and_leave_the_static_band_to_them():
     """KEP-3070: dynamic clusterIPs come from above the first min(max(16, size/16), 256) addresses, which
     well-known Services (kube-dns on the 10th) request explicitly."""
-    from offline.kubernetes import KubeContext
+    from offline.kube.api_server import KubeContext
 
     kube = KubeContext(version="1.35", service_cidr="10.100.0.0/16")
 

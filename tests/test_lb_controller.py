@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from components import iam_documents, lb_controller, node_security
+from k8snet.shared import iam_documents
+from k8snet.ingress import lb_controller
+from k8snet.nodes import security as node_security
 from conftest import nodes_config, probe_project
-from offline import alb_invariants
-from offline.chart_facts import key_paths
-from offline.chart_facts import load as chart_facts
-from offline.kube_schema import KubeSchemas
+from offline.checks import alb as alb_checks
+from offline.checks.chart_facts import key_paths
+from offline.checks.chart_facts import load as chart_facts
+from offline.kube.schemas import KubeSchemas
 
 FACTS = chart_facts(f"{lb_controller.CHART}-{lb_controller.CHART_VERSION}")
 GRANTS = Path(__file__).with_name("fixtures") / f"lb-controller-policy-v{lb_controller.CHART_VERSION}.grants"
@@ -83,7 +85,7 @@ def test_trust_is_pinned_to_the_controllers_service_account(run_stack):
     assert conditions == {f"{issuer}:sub": "system:serviceaccount:kube-system:aws-load-balancer-controller",
                           f"{issuer}:aud": "sts.amazonaws.com"}
     # ... and the chart's service account is that one, annotated with this role.
-    (release,) = alb_invariants.controller_releases(result.records.values())
+    (release,) = alb_checks.controller_releases(result.records.values())
     sa = release["values"]["serviceAccount"]
     assert (release["namespace"], sa["name"]) == ("kube-system", "aws-load-balancer-controller")
     assert sa["annotations"] == {"eks.amazonaws.com/role-arn": result.exports["lbControllerRoleArn"]}
@@ -151,15 +153,15 @@ def test_release_waits_for_its_pods_after_the_role_and_the_addons(run_stack):
 def test_one_node_gets_one_replica(run_stack):
     result, _ = run_stack({"nodes": nodes_config(1)})
     assert result.ok, result.error
-    (release,) = alb_invariants.controller_releases(result.records.values())
+    (release,) = alb_checks.controller_releases(result.records.values())
     assert release["values"]["replicaCount"] == 1
 
 
 def test_engine_checks_the_release_and_its_trust(run_stack):
     result, engine = run_stack()
-    aws = alb_invariants.AwsView(engine.client("ec2"))
+    aws = alb_checks.AwsView(engine.client("ec2"))
     records = list(result.records.values())
-    assert alb_invariants.release_problems(records, engine.kube.schemas, aws) == []
+    assert alb_checks.release_problems(records, engine.kube.schemas, aws) == []
     release = next(r for r in records if r.name == "lb-controller-release")
     good = release.inputs
     values = json.loads(json.dumps(good["values"]))
@@ -168,13 +170,13 @@ def test_engine_checks_the_release_and_its_trust(run_stack):
     values["clusterName"] = "other"
     values["serviceAccount"]["name"] = "default"
     release.inputs = {**good, "values": values}
-    problems = alb_invariants.release_problems(records, engine.kube.schemas, aws)
+    problems = alb_checks.release_problems(records, engine.kube.schemas, aws)
     assert any("value hostNetwrk does not exist" in p for p in problems), problems
     assert any("updateStrategy.rollingUpdate: unknown field(s): 'maxSurg'" in p for p in problems), problems
     assert any("clusterName 'other' is no EKS cluster" in p for p in problems), problems
     assert any("not the chart's service account system:serviceaccount:kube-system:default" in p for p in problems)
     del values["serviceAccount"]["annotations"]
-    problems = alb_invariants.release_problems(records, engine.kube.schemas, aws)
+    problems = alb_checks.release_problems(records, engine.kube.schemas, aws)
     assert any("node's role" in p for p in problems), problems
 
 
@@ -194,11 +196,11 @@ def test_every_service_waits_for_the_fail_closed_webhook_or_precedes_it(run_stac
     result, _ = run_stack({"nodeLocalDns": True})
     assert result.ok, result.error
     records = list(result.records.values())
-    assert alb_invariants.webhook_order_problems(records) == []
+    assert alb_checks.webhook_order_problems(records) == []
     # The node-local-dns Service, if it did not wait for the release, would race the webhook.
     upstream = next(r for r in records if r.type == "kubernetes:core/v1:Service" and "upstream" in r.name)
     release = result.named("lb-controller-release").urn
     assert release in upstream.dependencies
     upstream.dependencies = [d for d in upstream.dependencies if d != release]
-    problems = alb_invariants.webhook_order_problems(records)
+    problems = alb_checks.webhook_order_problems(records)
     assert len(problems) == 1 and problems[0].startswith(f"Service {upstream.name}: may be created while"), problems

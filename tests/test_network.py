@@ -4,7 +4,7 @@ from ipaddress import ip_network
 
 import pytest
 
-from offline import invariants
+from offline.checks import routes as route_checks
 from tests.conftest import nodes_config
 
 
@@ -35,8 +35,8 @@ def test_routes_are_nodes_times_pod_route_tables_each_to_its_nodes_eni(dev):
     }
     assert actual == expected  # 3 nodes x 2 tables, nothing else
     public = ec2.describe_route_tables(Filters=[{"Name": "tag:Name", "Values": ["k8snet-dev-public"]}])["RouteTables"]
-    assert not any(r.get("NetworkInterfaceId") for r in public[0]["Routes"])  # see components/routing.py
-    assert invariants.check_pod_routes(ec2) == []
+    assert not any(r.get("NetworkInterfaceId") for r in public[0]["Routes"])  # see k8snet/network/routing.py
+    assert route_checks.check_pod_routes(ec2) == []
 
 
 def test_source_dest_check_is_off_on_every_node(dev):

@@ -1,13 +1,14 @@
-"""NodeLocal DNSCache: the pure objects and decisions (components/node_local_dns_manifests.py), then the
+"""NodeLocal DNSCache: the pure objects and decisions (k8snet/dns/node_local_dns_manifests.py), then the
 component under the engine (every object validated against the Kubernetes 1.35 schemas)."""
 
 from __future__ import annotations
 
 import pytest
 
-from components import addressing, corefile
-from components import node_local_dns_manifests as m
-from offline.kube_schema import KubeSchemas
+from k8snet.network import addressing
+from k8snet.dns import corefile
+from k8snet.dns import node_local_dns_manifests as m
+from offline.kube.schemas import KubeSchemas
 
 
 @pytest.mark.parametrize("cidr, expected", [("10.100.0.0/16", "10.100.0.10"), ("172.20.0.0/16", "172.20.0.10"),
@@ -83,18 +84,18 @@ def test_every_object_is_valid_for_kubernetes_1_35():
 # --- NetworkPolicy: DNS to node-local-dns is never DNATed to a CoreDNS pod ------------------------
 
 def _app_objects(dns_ips=()):
-    from components import app_manifests
+    from k8snet.app import manifests as app_manifests
 
     return app_manifests.all_objects(app_manifests.AppSettings(dns_ips=tuple(dns_ips)))
 
 
 @pytest.mark.parametrize("mode", ["iptables", "ipvs"])
 def test_app_dns_policy_allows_what_node_local_dns_listens_on(mode):
-    from offline import app_invariants
+    from offline.checks import app as app_checks
 
     listen = m.listen_ips("10.100.0.0/16", mode)
     objects = _app_objects(m.policy_ips("10.100.0.0/16")) + [m.daemonset(listen)]
-    results = app_invariants.flow_results(objects, "webapp", "192.168.0.0/16")
+    results = app_checks.flow_results(objects, "webapp", "192.168.0.0/16")
     local = [(f, got) for f, got in results if f.dst.name.startswith("node-local-dns")]
     assert {f.dst.ip for f, _ in local} == set(listen)
     assert all(got == f.expected for f, got in results), [(f.dst.name, f.port, got) for f, got in results]
@@ -106,10 +107,11 @@ def test_app_dns_policy_allows_what_node_local_dns_listens_on(mode):
 
 def test_selector_only_dns_policy_breaks_dns_through_node_local_dns():
     """The app's policies without the ipBlocks: Calico would drop the NOTRACKed queries, and the check says so."""
-    from offline import app_invariants, report
+    from offline.checks import app as app_checks
+    from offline import report
 
     objects = _app_objects() + [m.daemonset(m.listen_ips("10.100.0.0/16", "iptables"))]
-    problems = app_invariants.flow_problems(objects, "webapp", "192.168.0.0/16")
+    problems = app_checks.flow_problems(objects, "webapp", "192.168.0.0/16")
     assert "webapp pod -> node-local-dns 169.254.20.10:53/UDP is denied, expected allowed " \
            "(DNS answered on the node, never DNATed)" in problems
     assert any("node-local-dns 10.100.0.10:53/TCP is denied" in p for p in problems)
@@ -117,12 +119,12 @@ def test_selector_only_dns_policy_breaks_dns_through_node_local_dns():
 
 
 def test_without_node_local_dns_the_link_local_address_stays_closed():
-    from components.policy_eval import Endpoint, allowed
-    from offline import app_invariants
+    from k8snet.app.policy_eval import Endpoint, allowed
+    from offline.checks import app as app_checks
 
     objects = _app_objects()
-    assert app_invariants.node_local_dns_ips(objects) == ()
+    assert app_checks.node_local_dns_ips(objects) == ()
     webapp = Endpoint("webapp", "10.1.1.10", "webapp", {"app": "webapp"})
-    policies = app_invariants.policies(objects)
+    policies = app_checks.policies(objects)
     assert not allowed(policies, webapp, Endpoint("169.254.20.10", "169.254.20.10"), 53, "UDP")
     assert not allowed(policies, webapp, Endpoint("kube-dns ClusterIP", "10.100.0.10"), 53, "UDP")

@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from components.config import SCHEMA
+from k8snet.config.stack_config import SCHEMA
 from tests.conftest import ROOT
 
 
@@ -39,8 +39,9 @@ def test_requirements_are_pinned():
     for name in ("requirements.txt", "requirements-dev.txt"):
         for line in (ROOT / name).read_text().splitlines():
             line = line.split("#")[0].strip()
-            if line and not line.startswith("-r "):
+            if line and not line.startswith("-r ") and line != "-e .":  # -e .: the project's own package
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[0-9][\w.]*", line), f"{name}: {line} is not pinned"
+    assert "-e ." in (ROOT / "requirements.txt").read_text().splitlines()
 
 
 def test_readme_documents_every_config_key_and_the_two_commands():

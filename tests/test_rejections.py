@@ -66,7 +66,7 @@ def test_unknown_kubernetes_version_has_no_ami(run_stack, tmp_path):
 
 AMI_PROBE = '''
 import pulumi_aws as aws
-from components import ami
+from k8snet.nodes import ami
 aws.ssm.get_parameter_output(name=ami.eks_ami_parameter("1.99", "x86_64")).value.apply(print)
 '''
 

@@ -1,0 +1,73 @@
+"""The example app's traffic, intended and forbidden: the matrix its NetworkPolicies must produce.
+
+Sources of web traffic: NodePort, NLB and ALB (instance target) connections reach the pod from a VPC address --
+the node's after kube-proxy's SNAT (externalTrafficPolicy Cluster), or the NLB's own with client IP
+preservation off. Pods have pod-CIDR addresses, outside the VPC CIDR, so an ipBlock of the VPC admits
+nodes and load balancers but no pod.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import manifests as m
+from .policy_eval import Endpoint
+
+
+@dataclass(frozen=True)
+class Flow:
+    src: Endpoint
+    dst: Endpoint
+    port: int
+    protocol: str
+    expected: bool
+    why: str
+
+
+def endpoints(namespace: str, vpc_cidr: str) -> dict[str, Endpoint]:
+    node_ip = str(ipaddress.ip_network(vpc_cidr)[266 if ipaddress.ip_network(vpc_cidr).num_addresses > 512 else 10])
+    return {
+        "webapp": Endpoint("webapp pod", "10.1.1.10", namespace, m.WEBAPP_LABELS, ports={"http": 80, "app": 8080}),
+        "mysql": Endpoint("mysql-0", "10.1.2.10", namespace, m.MYSQL_LABELS, ports={"mysql": 3306}),
+        "other": Endpoint(f"other pod in {namespace}", "10.1.1.20", namespace, {"app": "debug"}),
+        "foreign": Endpoint("pod in default", "10.1.3.10", "default", {"run": "client"}),
+        "dns": Endpoint("kube-dns", "10.1.2.53", m.KUBE_DNS["namespace"], m.KUBE_DNS["labels"]),
+        "node": Endpoint("node / NLB / ALB (VPC)", node_ip),
+        "internet": Endpoint("internet client", "203.0.113.7"),
+        "remote": Endpoint("internet host", "198.51.100.7"),
+    }
+
+
+def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = ()) -> list[Flow]:
+    """``node_local_dns``: the addresses node-local-dns listens on, if it runs. Its NOTRACK rules keep
+    kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations."""
+    e = endpoints(namespace, vpc_cidr)
+    local = []
+    for ip in node_local_dns:
+        cache = Endpoint(f"node-local-dns {ip}", ip)
+        local += [
+            Flow(e["webapp"], cache, 53, "UDP", True, "DNS answered on the node, never DNATed"),
+            Flow(e["webapp"], cache, 53, "TCP", True, "DNS over TCP, answered on the node"),
+            Flow(e["mysql"], cache, 53, "UDP", True, "DNS answered on the node"),
+            Flow(e["webapp"], cache, 8080, "TCP", False, "only DNS on the node-local addresses"),
+        ]
+    return local + [
+        Flow(e["node"], e["webapp"], 80, "TCP", True, "NodePort, NLB or ALB after SNAT to a VPC address"),
+        Flow(e["webapp"], e["mysql"], 3306, "TCP", True, "the app's database connection"),
+        Flow(e["webapp"], e["dns"], 53, "UDP", True, "DNS lookup of the mysql Service"),
+        Flow(e["webapp"], e["dns"], 53, "TCP", True, "DNS over TCP (large answers)"),
+        Flow(e["mysql"], e["dns"], 53, "UDP", True, "DNS"),
+        Flow(e["internet"], e["webapp"], 80, "TCP", False, "only through a load balancer or a node"),
+        Flow(e["node"], e["webapp"], 8080, "TCP", False, "the app container is nginx's backend only"),
+        Flow(e["foreign"], e["webapp"], 80, "TCP", False, "pods use no load balancer path"),
+        Flow(e["other"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
+        Flow(e["foreign"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
+        Flow(e["node"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
+        Flow(e["webapp"], e["mysql"], 33060, "TCP", False, "X protocol not needed"),
+        Flow(e["mysql"], e["webapp"], 80, "TCP", False, "MySQL opens no connections"),
+        Flow(e["webapp"], e["remote"], 443, "TCP", False, "no egress beyond DNS and MySQL"),
+        Flow(e["mysql"], e["remote"], 443, "TCP", False, "no egress beyond DNS"),
+        Flow(e["other"], e["dns"], 53, "UDP", True, "DNS is open to every pod of the namespace"),
+    ]

@@ -1,0 +1,145 @@
+"""Calico: the tigera-operator chart with an EKS Installation and one IPPool per node.
+
+Design (docs/cni.md has the long form and the sources):
+- The chart (``tigera-operator`` v3.31.7, https://docs.tigera.io/calico/charts) installs the CRDs
+  (its ``crds/`` directory, before any template) and renders the ``Installation`` from
+  ``values.installation``: EKS provider, Calico CNI + Calico IPAM, BGP disabled, the MTU of the
+  mode, and ``ipPools: []`` -- documented in the Installation CRD as "the operator will not create
+  any IP pools and will instead wait for IP pools to be created out-of-band". No default pool.
+- Pools and the IPAM config are objects of their own, written through ``crd.projectcalico.org/v1``,
+  the CRDs the chart installs. The operator bootstraps its own pools the same way, because the
+  ``projectcalico.org/v3`` API server "is non-functional if there are no IP pools in the cluster"
+  (tigera/operator v1.40.15, pkg/controller/ippool/pool_controller.go): going through v3 would
+  deadlock a first ``pulumi up``. Every field is written explicitly (nothing left to v3
+  defaulting) and checked here against the v3 validation rules.
+- IPIP without BGP: BIRD is off (the operator sets CALICO_NETWORKING_BACKEND=vxlan when BGP is
+  disabled), so Felix must program the IPIP routes itself (FelixConfiguration
+  ``programClusterRoutes: Enabled``, Calico >= 3.30). Only for IPIP: with unencapsulated pools that
+  setting makes Felix add direct routes to other nodes, which cannot work across subnets; the VPC
+  routes do that job.
+"""
+
+from ipaddress import IPv4Network
+from typing import Optional, TypedDict
+
+import pulumi
+
+from ..shared.args import checked
+from ..shared import options
+from ..shared.kube import kube_resource
+from ..shared.node_labels import NODE_NAME_LABEL
+from . import chart
+from . import dataplane as cni
+
+CHART = "tigera-operator"
+CHART_VERSION = "v3.31.7"  # Calico v3.31.7 (2026-08-20), tigera/operator v1.40.15; tested on Kubernetes 1.35
+CHART_REPO = "https://docs.tigera.io/calico/charts"
+NAMESPACE = "tigera-operator"
+CRD_GROUP = "crd.projectcalico.org/v1"
+# libcalico-go/lib/clientv3/ippool.go: "IPv4 block size must be between 20 and 32".
+MIN_BLOCK_PREFIX, MAX_BLOCK_PREFIX = 20, 32
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi"}
+
+
+def pool_name(node: str) -> str:
+    return f"k8snet-{node}"
+
+
+def node_selector(node: str) -> str:
+    """Calico selector matching only the node whose k8snet.io/node label is ``node``."""
+    return f"{NODE_NAME_LABEL} == '{node}'"
+
+
+def ip_pool(node: str, block: IPv4Network, encapsulation: str) -> dict:
+    """The IPPool object pinning ``block`` to ``node``: one block of exactly the pool's size."""
+    cni.dataplane_ports("calico", encapsulation)  # rejects modes Calico does not have
+    if not MIN_BLOCK_PREFIX <= block.prefixlen <= MAX_BLOCK_PREFIX:
+        raise ValueError(f"{node}: Calico block sizes are /{MIN_BLOCK_PREFIX}../{MAX_BLOCK_PREFIX}, "
+                         f"{block} is /{block.prefixlen}")
+    return {
+        "apiVersion": CRD_GROUP,
+        "kind": "IPPool",
+        "metadata": {"name": pool_name(node), "labels": {**MANAGED_BY, NODE_NAME_LABEL: node}},
+        "spec": {
+            "cidr": str(block),
+            "blockSize": block.prefixlen,  # the pool is one block: it can only ever be this node's
+            "nodeSelector": node_selector(node),
+            "ipipMode": "Always" if encapsulation == "ipip" else "Never",
+            "vxlanMode": "Always" if encapsulation == "vxlan" else "Never",
+            "natOutgoing": True,  # egress SNAT to the node IP; the NAT gateway only knows node IPs
+            "allowedUses": ["Workload", "Tunnel"],
+            "assignmentMode": "Automatic",
+            "disabled": False,
+        },
+    }
+
+
+def ipam_config() -> dict:
+    """Global IPAM settings (libcalico-go reads only the object named "default")."""
+    return {
+        "apiVersion": CRD_GROUP,
+        "kind": "IPAMConfig",
+        "metadata": {"name": "default", "labels": dict(MANAGED_BY)},
+        # strictAffinity: a node never borrows addresses from a block affine to another node, so a
+        # pod IP is always inside the block the VPC routes to its node.
+        "spec": {"strictAffinity": True, "autoAllocateBlocks": True},
+    }
+
+
+def chart_values(encapsulation: str) -> dict:
+    """Values for the tigera-operator chart (keys checked against the chart's values.yaml and
+    the Installation/FelixConfiguration CRDs in tests/test_calico.py)."""
+    cni.dataplane_ports("calico", encapsulation)
+    values: dict = {
+        "installation": {
+            "kubernetesProvider": "EKS",
+            "cni": {"type": "Calico", "ipam": {"type": "Calico"}},
+            "calicoNetwork": {"bgp": "Disabled", "mtu": cni.mtu(encapsulation), "ipPools": []},
+        },
+    }
+    if encapsulation == "ipip":
+        # The chart renders this as the FelixConfiguration "default" (crs/configmap-felixconfiguration-templates.yaml).
+        values["defaultFelixConfiguration"] = {"enabled": True, "programClusterRoutes": "Enabled"}
+    return values
+
+
+class CalicoArgs(TypedDict):
+    node_blocks: dict[str, str]
+    """Node config name -> its pod block (10.1.N.0/24): one IPPool each, pinned to that node."""
+    encapsulation: str
+    """'none' (the VPC routes carry pod traffic), 'vxlan' or 'ipip'."""
+
+
+class Calico(pulumi.ComponentResource):
+    """tigera-operator Release + IPAMConfig + one IPPool per node (``<name>-pool-<node>``). Pass the
+    cluster's Kubernetes provider and what to wait for (the nodes' join) in ``opts``.
+
+    Outputs: pool_cidrs (node -> pool CIDR), pool_names (node -> IPPool name), mtu, namespace.
+    """
+
+    pool_cidrs: pulumi.Output[dict[str, str]]
+    pool_names: pulumi.Output[dict[str, str]]
+    mtu: pulumi.Output[int]
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CalicoArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args = checked(args, CalicoArgs)
+        blocks = cni.node_blocks(dict(args["node_blocks"]))
+        encapsulation = args["encapsulation"]
+        pools = {node: ip_pool(node, block, encapsulation) for node, block in blocks.items()}
+        values = chart_values(encapsulation)
+        super().__init__("k8snet:index:Calico", name, None, opts)
+        ns, release = chart.install(self, f"{name}-operator", namespace=NAMESPACE, labels={"name": NAMESPACE},
+                                    release="calico", chart=CHART, version=CHART_VERSION, repo=CHART_REPO,
+                                    values=values, after=options.dependencies(opts))
+        # Custom resources need the CRDs the release installs ("no matches for kind" otherwise).
+        kube_resource(f"{name}-ipam-config", ipam_config(), options.child(self, [release]))
+        for node, pool in pools.items():
+            kube_resource(f"{name}-pool-{node}", pool, options.child(self, [release]))
+
+        self.pool_cidrs = pulumi.Output.from_input({node: p["spec"]["cidr"] for node, p in pools.items()})
+        self.pool_names = pulumi.Output.from_input({node: p["metadata"]["name"] for node, p in pools.items()})
+        self.mtu = pulumi.Output.from_input(cni.mtu(encapsulation))
+        self.namespace = ns.metadata["name"]
+        self.register_outputs({"poolCidrs": self.pool_cidrs, "poolNames": self.pool_names,
+                               "mtu": self.mtu, "namespace": self.namespace})

@@ -1,0 +1,247 @@
+"""EKS: clusters in moto's backend; access entries and add-ons (which moto 5.2.5 lacks) kept
+here, with the checks EKS makes on create.
+
+Add-on catalog and configuration schemas: what EKS offers, as far as the project has evidence
+(docs/cluster.md lists the sources). The schemas are the parts of
+`aws eks describe-addon-configuration` output the program uses; unknown keys are refused as
+EKS refuses them ("Json schema validation failed").
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+from typing import TYPE_CHECKING
+
+import jsonschema
+from moto.eks.models import eks_backends
+
+from .iam import _iam, kms_key_exists
+from .rules import AwsRejection
+
+if TYPE_CHECKING:
+    from .context import AwsContext
+
+SUPPORTED_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
+LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+ACCESS_ENTRY_TYPES = {"STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2", "HYBRID_LINUX", "HYPERPOD_LINUX"}
+
+ADDON_VERSIONS = {
+    "1.35": {
+        "kube-proxy": {"v1.35.3-eksbuild.2", "v1.35.3-eksbuild.13"},
+        "coredns": {"v1.13.2-eksbuild.4", "v1.14.2-eksbuild.4"},
+        "aws-ebs-csi-driver": {"v1.65.0-eksbuild.1", "v1.66.0-eksbuild.1"},
+    },
+}
+_OBJ = {"type": "object"}
+ADDON_SCHEMAS = {
+    "kube-proxy": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "mode": {"enum": ["iptables", "ipvs"]},
+            "ipvs": {"type": "object", "properties": {"scheduler": {"type": "string"}}, "additionalProperties": False},
+            "resources": _OBJ, "podAnnotations": _OBJ, "podLabels": _OBJ,
+        },
+    },
+    "coredns": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "corefile": {"type": "string"}, "replicaCount": {"type": "integer"}, "computeType": {"type": "string"},
+            "tolerations": {"type": "array"}, "nodeSelector": _OBJ, "affinity": _OBJ, "autoScaling": _OBJ,
+            "podDisruptionBudget": _OBJ, "resources": _OBJ, "topologySpreadConstraints": {"type": "array"},
+            "podAnnotations": _OBJ, "podLabels": _OBJ,
+        },
+    },
+    "aws-ebs-csi-driver": {"type": "object"},
+}
+
+
+def _eks(ctx: AwsContext):
+    return eks_backends[ctx.account_id][ctx.region]
+
+
+def _hex(*parts: str, length: int = 32) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length].upper()
+
+
+def cluster(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    cluster_name = inputs.get("name") or f"{name}-{ctx.stable_suffix(7)}"
+    version = inputs.get("version") or SUPPORTED_VERSIONS[-1]
+    if version not in SUPPORTED_VERSIONS:
+        raise AwsRejection("InvalidParameterException", f"unsupported Kubernetes version {version}")
+    role_arn = inputs["roleArn"]
+    if not any(r.arn == role_arn for r in _iam(ctx).roles.values()):
+        raise AwsRejection("InvalidParameterException", f"Role with arn: {role_arn}, does not exist")
+    vpc_cfg = inputs.get("vpcConfig") or {}
+    subnets = [ctx.ec2.get_subnet(s) for s in vpc_cfg.get("subnetIds") or []]  # InvalidSubnetID.NotFound
+    if len({s.availability_zone for s in subnets}) < 2:
+        raise AwsRejection("InvalidParameterException",
+                           "Subnets specified must be in at least two different AZs")
+    vpc_ids = {s.vpc_id for s in subnets}
+    if len(vpc_ids) != 1:
+        raise AwsRejection("InvalidParameterException", "Subnets must all belong to one VPC")
+    vpc_id = vpc_ids.pop()
+    for sg_id in vpc_cfg.get("securityGroupIds") or []:
+        sg = ctx.ec2.get_security_group_from_id(sg_id)
+        if sg is None or sg.vpc_id != vpc_id:
+            raise AwsRejection("InvalidParameterException", f"Security group {sg_id} is not in {vpc_id}")
+    if not vpc_cfg.get("endpointPrivateAccess", False) and not vpc_cfg.get("endpointPublicAccess", True):
+        raise AwsRejection("InvalidParameterException", "Private and public endpoint access cannot both be disabled")
+    net_cfg = inputs.get("kubernetesNetworkConfig") or {}
+    svc = net_cfg.get("serviceIpv4Cidr")
+    if svc:
+        svc_net = ipaddress.ip_network(svc)
+        vpc = ctx.ec2.get_vpc(vpc_id)
+        if svc_net.overlaps(ipaddress.ip_network(vpc.cidr_block)):
+            raise AwsRejection("InvalidParameterException", f"serviceIpv4Cidr {svc} overlaps the VPC CIDR")
+    for enc in inputs.get("encryptionConfig") and [inputs["encryptionConfig"]] or []:
+        key_arn = (enc.get("provider") or {}).get("keyArn")
+        if not key_arn or not kms_key_exists(ctx, key_arn):
+            raise AwsRejection("InvalidParameterException", f"KMS key {key_arn} not found")
+        if enc.get("resources") != ["secrets"]:
+            raise AwsRejection("InvalidParameterException", "encryptionConfig resources must be ['secrets']")
+    bad_logs = set(inputs.get("enabledClusterLogTypes") or []) - LOG_TYPES
+    if bad_logs:
+        raise AwsRejection("InvalidParameterException", f"unknown log types {sorted(bad_logs)}")
+    access = inputs.get("accessConfig") or {}
+    mode = access.get("authenticationMode", "CONFIG_MAP")
+    if mode not in ("CONFIG_MAP", "API", "API_AND_CONFIG_MAP"):
+        raise AwsRejection("InvalidParameterException", f"unknown authenticationMode {mode}")
+
+    c = _eks(ctx).create_cluster(
+        name=cluster_name, role_arn=role_arn, version=version,
+        resources_vpc_config={"subnetIds": [s.id for s in subnets],
+                               "securityGroupIds": list(vpc_cfg.get("securityGroupIds") or [])},
+        kubernetes_network_config={"serviceIpv4Cidr": svc or "10.100.0.0/16"},
+        tags=dict(inputs.get("tags") or {}),
+    )
+    # EKS creates and attaches a cluster security group of its own.
+    cluster_sg = ctx.ec2.create_security_group(f"eks-cluster-sg-{cluster_name}-{_hex(cluster_name, length=8)}",
+                                               "EKS created security group", vpc_id)
+    # moto draws the OIDC id at import time and the CA at random: both are made stable here.
+    issuer = f"https://oidc.eks.{ctx.region}.amazonaws.com/id/{_hex('oidc', ctx.account_id, cluster_name)}"
+    ca = base64.b64encode(f"offline CA of {cluster_name}".encode()).decode()
+    c.identity = {"oidc": {"issuer": issuer}}
+    c.endpoint = f"https://{_hex('endpoint', ctx.account_id, cluster_name)}.gr7.{ctx.region}.eks.amazonaws.com"
+    c.certificate_authority = {"data": ca}
+    ctx.eks_clusters[cluster_name] = {"version": version, "authenticationMode": mode,
+                                      "bootstrapSelfManagedAddons": inputs.get("bootstrapSelfManagedAddons", True),
+                                      "serviceIpv4Cidr": svc or "10.100.0.0/16"}
+    return cluster_name, {
+        **inputs,
+        "name": cluster_name,
+        "arn": c.arn,
+        "version": version,
+        "endpoint": c.endpoint,
+        "status": "ACTIVE",
+        "platformVersion": "eks.1",
+        "certificateAuthority": {"data": ca},
+        "identities": [{"oidcs": [{"issuer": issuer}]}],
+        "vpcConfig": {**vpc_cfg, "vpcId": vpc_id, "clusterSecurityGroupId": cluster_sg.id},
+        "kubernetesNetworkConfig": {**net_cfg, "serviceIpv4Cidr": svc or "10.100.0.0/16", "ipFamily": "ipv4"},
+        "accessConfig": {**access, "authenticationMode": mode},
+    }
+
+
+def _require_cluster(ctx: AwsContext, cluster_name: str) -> dict:
+    if cluster_name not in ctx.eks_clusters:
+        raise AwsRejection("ResourceNotFoundException", f"No cluster found for name: {cluster_name}.")
+    return ctx.eks_clusters[cluster_name]
+
+
+def access_entry(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    cluster_name, principal = inputs["clusterName"], inputs["principalArn"]
+    info = _require_cluster(ctx, cluster_name)
+    if info["authenticationMode"] == "CONFIG_MAP":
+        raise AwsRejection("InvalidRequestException", "The cluster's authentication mode must be set to one of "
+                           "[API, API_AND_CONFIG_MAP] to perform this operation.")
+    kind = inputs.get("type", "STANDARD")
+    if kind not in ACCESS_ENTRY_TYPES:
+        raise AwsRejection("InvalidParameterException", f"unknown access entry type {kind}")
+    if kind != "STANDARD" and (inputs.get("kubernetesGroups") or inputs.get("userName")):
+        raise AwsRejection("InvalidParameterException",
+                           f"kubernetesGroups and userName cannot be set for type {kind}")
+    if not any(r.arn == principal for r in _iam(ctx).roles.values()):
+        raise AwsRejection("InvalidParameterException", f"The specified principalArn is invalid: {principal}")
+    key = (cluster_name, principal)
+    if key in ctx.eks_access_entries:
+        raise AwsRejection("ResourceInUseException", "The specified access entry resource is already in use on this cluster.")
+    ctx.eks_access_entries[key] = kind
+    groups = ["system:nodes"] if kind == "EC2_LINUX" else list(inputs.get("kubernetesGroups") or [])
+    return f"{cluster_name}:{principal}", {
+        **inputs, "type": kind, "kubernetesGroups": groups,
+        "userName": "system:node:{{EC2PrivateDNSName}}" if kind == "EC2_LINUX" else inputs.get("userName", principal),
+        "accessEntryArn": f"arn:aws:eks:{ctx.region}:{ctx.account_id}:access-entry/{cluster_name}/role/{_hex(principal, length=12)}",
+    }
+
+
+def addon(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    cluster_name, addon_name = inputs["clusterName"], inputs["addonName"]
+    info = _require_cluster(ctx, cluster_name)
+    offered = ADDON_VERSIONS.get(info["version"], {})
+    if addon_name not in ADDON_SCHEMAS:
+        raise AwsRejection("InvalidParameterException", f"Addon {addon_name} specified is not supported")
+    version = inputs.get("addonVersion")
+    if version is not None and version not in offered.get(addon_name, set()):
+        raise AwsRejection("InvalidParameterException", f"Addon version specified ({version}) is not supported "
+                           f"for {addon_name} on Kubernetes {info['version']}")
+    values = inputs.get("configurationValues")
+    if values:
+        try:
+            jsonschema.validate(json.loads(values), ADDON_SCHEMAS[addon_name])
+        except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
+            raise AwsRejection("InvalidParameterException", "ConfigurationValue provided in request is not supported: "
+                               f"Json schema validation failed with error: {getattr(exc, 'message', exc)}") from None
+    role = inputs.get("serviceAccountRoleArn")
+    if role and not any(r.arn == role for r in _iam(ctx).roles.values()):
+        raise AwsRejection("InvalidParameterException", f"serviceAccountRoleArn {role} does not exist")
+    for mode_key in ("resolveConflictsOnCreate",):
+        if inputs.get(mode_key) not in (None, "NONE", "OVERWRITE"):
+            raise AwsRejection("InvalidParameterException", f"{mode_key} must be NONE or OVERWRITE")
+    if inputs.get("resolveConflictsOnUpdate") not in (None, "NONE", "OVERWRITE", "PRESERVE"):
+        raise AwsRejection("InvalidParameterException", "resolveConflictsOnUpdate must be NONE, OVERWRITE or PRESERVE")
+    key = (cluster_name, addon_name)
+    if key in ctx.eks_addons:
+        raise AwsRejection("ResourceInUseException", f"Addon already exists: {addon_name}")
+    ctx.eks_addons[key] = dict(inputs)
+    return f"{cluster_name}:{addon_name}", {
+        **inputs, "addonVersion": version or sorted(offered.get(addon_name, {"v0"}))[-1],
+        "arn": f"arn:aws:eks:{ctx.region}:{ctx.account_id}:addon/{cluster_name}/{addon_name}/{_hex(addon_name, length=8)}",
+    }
+
+
+def addon_objects(ctx: AwsContext, inputs: dict) -> list[dict]:
+    """Kubernetes objects an add-on installs that the stack's own objects refer to. The CoreDNS add-on:
+    the ``kube-dns`` Service on the service CIDR's 10th address (where nodeadm points kubelet) and the
+    ``coredns`` Deployment whose pods carry ``k8s-app: kube-dns`` (the EKS user guide's image path is
+    ``<account>.dkr.ecr.<region>.amazonaws.com/eks/coredns:<add-on version>``). Only what selectors,
+    ports and addresses need is modelled."""
+    if inputs.get("addonName") != "coredns":
+        return []
+    info = ctx.eks_clusters[inputs["clusterName"]]
+    svc = ipaddress.ip_network(info["serviceIpv4Cidr"])
+    labels = {"k8s-app": "kube-dns", "eks.amazonaws.com/component": "coredns"}
+    meta = {"namespace": "kube-system", "labels": labels}
+    ports = [("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]
+    image = f"602401143452.dkr.ecr.{ctx.region}.amazonaws.com/eks/coredns:{inputs.get('addonVersion')}"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "name": "kube-dns"},
+               "spec": {"clusterIP": str(svc.network_address + 10), "selector": {"k8s-app": "kube-dns"},
+                        "ports": [{"name": n, "port": p, "protocol": proto, "targetPort": p} for n, p, proto in ports]}}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {**meta, "name": "coredns"},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                           "template": {"metadata": {"labels": labels}, "spec": {
+                               "serviceAccountName": "coredns", "priorityClassName": "system-cluster-critical",
+                               "containers": [{"name": "coredns", "image": image,
+                                               "args": ["-conf", "/etc/coredns/Corefile"],
+                                               "ports": [{"name": n, "containerPort": p, "protocol": proto}
+                                                         for n, p, proto in ports]}]}}}}
+    return [service, deployment]
+
+
+HANDLERS = {
+    "aws:eks/cluster:Cluster": cluster,
+    "aws:eks/accessEntry:AccessEntry": access_entry,
+    "aws:eks/addon:Addon": addon,
+}

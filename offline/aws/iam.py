@@ -1,0 +1,137 @@
+"""IAM and KMS resources created in moto's backends, plus the checks AWS makes that moto skips:
+a managed policy ARN must name a real AWS managed policy (path included), and a trust policy's
+federated principal must be an existing OIDC provider."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.kms.models import kms_backends
+
+from .rules import AwsRejection
+
+if TYPE_CHECKING:
+    from .context import AwsContext
+
+
+def _iam(ctx: AwsContext):
+    return iam_backends[ctx.account_id]["aws"]
+
+
+def _autoname(ctx: AwsContext, name: str, inputs: dict, limit: int) -> str:
+    # What Pulumi's auto-naming does: the resource name plus a random suffix.
+    return inputs.get("name") or f"{name}-{ctx.stable_suffix(7)}"[:limit]
+
+
+@lru_cache(maxsize=1)
+def _aws_managed_policies() -> dict[str, tuple[str, dict]]:
+    """Every AWS managed policy moto knows: arn:aws:iam::aws:policy<path><name> -> (name, data)."""
+    data = json.loads(aws_managed_policies_data)
+    return {f"arn:aws:iam::aws:policy{p['Path']}{name}": (name, p) for name, p in data.items()}
+
+
+def _ensure_aws_managed(ctx: AwsContext, arn: str) -> None:
+    # moto loads all ~1300 AWS managed policies only on request (slow); publish just this one.
+    iam = _iam(ctx)
+    if arn not in iam.managed_policies:
+        name, data = _aws_managed_policies()[arn]
+        iam.managed_policies[arn] = AWSManagedPolicy.from_data(name, ctx.account_id, ctx.region, data)
+
+
+def _check_trust(ctx: AwsContext, document: str) -> None:
+    try:
+        policy = json.loads(document)
+    except (TypeError, json.JSONDecodeError):
+        raise AwsRejection("MalformedPolicyDocument", "Syntax errors in policy.") from None
+    statements = policy.get("Statement")
+    if policy.get("Version") != "2012-10-17" or not isinstance(statements, list) or not statements:
+        raise AwsRejection("MalformedPolicyDocument", "A trust policy needs Version 2012-10-17 and a Statement list")
+    providers = {p.arn for p in _iam(ctx).open_id_providers.values()}
+    for st in statements:
+        federated = (st.get("Principal") or {}).get("Federated")
+        if federated and ":oidc-provider/" in federated and federated not in providers:
+            raise AwsRejection("MalformedPolicyDocument", f"Invalid principal in policy: \"Federated\":\"{federated}\"")
+
+
+def role(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    role_name = _autoname(ctx, name, inputs, 64)
+    _check_trust(ctx, inputs["assumeRolePolicy"])
+    tags = [{"Key": k, "Value": v} for k, v in sorted((inputs.get("tags") or {}).items())]
+    r = _iam(ctx).create_role(role_name, inputs["assumeRolePolicy"], inputs.get("path", "/"), None,
+                              inputs.get("description", ""), tags, None)
+    return role_name, {**inputs, "name": role_name, "arn": r.arn, "uniqueId": r.id, "createDate": "2026-11-21T00:00:00Z"}
+
+
+def role_policy_attachment(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    arn = inputs["policyArn"]
+    iam = _iam(ctx)
+    iam.get_role(inputs["role"])  # NoSuchEntity when the role does not exist
+    if arn.startswith("arn:aws:iam::aws:policy/"):
+        if arn not in _aws_managed_policies():
+            raise AwsRejection("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.")
+        _ensure_aws_managed(ctx, arn)
+    iam.attach_role_policy(arn, inputs["role"])  # NoSuchEntity for an unknown customer policy
+    return f"{inputs['role']}-{ctx.stable_suffix(8)}", dict(inputs)
+
+
+# IAM quota: a managed policy document holds at most 6,144 characters, whitespace not counted
+# (IAM user guide, "IAM and AWS STS quotas"); moto does not check it.
+MANAGED_POLICY_SIZE = 6144
+
+
+def policy(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    policy_name = _autoname(ctx, name, inputs, 128)
+    size = len(re.sub(r"\s", "", inputs["policy"]))
+    if size > MANAGED_POLICY_SIZE:
+        raise AwsRejection("LimitExceeded", f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE} "
+                                            f"(the document has {size} characters)")
+    p = _iam(ctx).create_policy(inputs.get("description", ""), inputs.get("path", "/"), inputs["policy"],
+                                policy_name, [])  # moto validates the document like IAM does
+    return p.arn, {**inputs, "name": policy_name, "arn": p.arn, "policyId": p.id}
+
+
+def instance_profile(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    profile_name = _autoname(ctx, name, inputs, 128)
+    roles = [inputs["role"]] if inputs.get("role") else []
+    for r in roles:
+        _iam(ctx).get_role(r)
+    p = _iam(ctx).create_instance_profile(profile_name, inputs.get("path", "/"), roles)
+    return profile_name, {**inputs, "name": profile_name, "arn": p.arn, "uniqueId": p.id}
+
+
+def open_id_connect_provider(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    url = inputs["url"]
+    if not url.startswith("https://"):
+        raise AwsRejection("InvalidInput", "The URL must begin with https://")
+    # Since 2024 IAM fetches the issuer's thumbprint itself; thumbprintLists is optional.
+    p = _iam(ctx).create_open_id_connect_provider(url, list(inputs.get("thumbprintLists") or []),
+                                                  list(inputs.get("clientIdLists") or []), [])
+    return p.arn, {**inputs, "arn": p.arn}
+
+
+def kms_key(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    kms = kms_backends[ctx.account_id][ctx.region]
+    key = kms.create_key(inputs.get("policy"), inputs.get("keyUsage", "ENCRYPT_DECRYPT"),
+                         inputs.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT"), inputs.get("description", ""), None)
+    if inputs.get("enableKeyRotation"):
+        kms.enable_key_rotation(key.id)
+    return key.id, {**inputs, "arn": key.arn, "keyId": key.id}
+
+
+def kms_key_exists(ctx: AwsContext, arn: str) -> bool:
+    return any(k.arn == arn for k in kms_backends[ctx.account_id][ctx.region].keys.values())
+
+
+HANDLERS = {
+    "aws:iam/role:Role": role,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": role_policy_attachment,
+    "aws:iam/policy:Policy": policy,
+    "aws:iam/instanceProfile:InstanceProfile": instance_profile,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": open_id_connect_provider,
+    "aws:kms/key:Key": kms_key,
+}

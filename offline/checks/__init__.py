@@ -1,0 +1,21 @@
+"""Cross-object checks of a finished run: what AWS and the API server accept but what would not work.
+
+``routes`` (pod routes vs nodes, source/dest check), ``cni`` (IPPools or podCIDRs vs the VPC's blocks),
+``app`` (Services, NetworkPolicy flows), ``alb`` (the load balancer controller, Ingresses, NLB Services),
+``dns`` (Corefile, node-local-dns, kubelet). ``run_all`` is what the CLI and the tests run.
+"""
+
+from __future__ import annotations
+
+
+def run_all(result, engine) -> list[str]:
+    """Every problem the checks find in a successful run (empty when all hold)."""
+    from . import alb, app, cni, dns, routes
+    from .stack import stack_config
+
+    cfg = stack_config(result)
+    ec2 = engine.client("ec2")
+    objects = list(engine.kube.objects.values())
+    return (routes.check_pod_routes(ec2) + cni.check_run(result, engine.kube, ec2)
+            + app.service_problems(objects) + app.flow_problems(objects, cfg.app_namespace, str(cfg.vpc_cidr))
+            + alb.check_run(result, engine.kube, ec2) + dns.check_run(result, engine.kube.objects))
