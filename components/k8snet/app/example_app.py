@@ -50,11 +50,17 @@ class ExampleApp(pulumi.ComponentResource):
     name), node_port, load_balancer_hostname, mysql_host, storage_class."""
 
     namespace: pulumi.Output[str]
+    """The app's namespace."""
     services: dict[str, str]
+    """Service type -> Service name (ExternalName:<name> for each external name)."""
     node_port: pulumi.Output[int]
+    """The webapp's NodePort."""
     load_balancer_hostname: pulumi.Output[str]
+    """The NLB's DNS name (empty until it exists)."""
     mysql_host: str
+    """MySQL's name as the webapp reaches it (the headless Service)."""
     storage_class: str
+    """The StorageClass of MySQL's volume."""
 
     def __init__(self, name: str, args: ExampleAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, ExampleAppArgs)

@@ -40,8 +40,11 @@ class ClusterAddons(pulumi.ComponentResource):
     """Outputs: coredns_addon_arn, ebs_csi_addon_arn, ebs_csi_role_arn."""
 
     coredns_addon_arn: pulumi.Output[str]
+    """The CoreDNS add-on's ARN."""
     ebs_csi_addon_arn: pulumi.Output[str]
+    """The EBS CSI driver add-on's ARN."""
     ebs_csi_role_arn: pulumi.Output[str]
+    """The EBS CSI controller's IRSA role."""
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, ClusterAddonsArgs)

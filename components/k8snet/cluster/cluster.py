@@ -64,15 +64,25 @@ class Cluster(pulumi.ComponentResource):
     for this cluster, for Python callers: other languages build one from ``kubeconfig``)."""
 
     name: pulumi.Output[str]
+    """The EKS cluster's name."""
     endpoint: pulumi.Output[str]
+    """The API server endpoint."""
     certificate_authority: pulumi.Output[str]
+    """The cluster CA, base64 (as EKS returns it)."""
     kubeconfig: pulumi.Output[str]
+    """A kubeconfig whose user runs `aws eks get-token` (secret: it names the endpoint and CA)."""
     oidc_provider_arn: pulumi.Output[str]
+    """The IAM OIDC provider of the cluster's issuer (IRSA)."""
     oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer URL."""
     node_role_arn: pulumi.Output[str]
+    """The worker nodes' IAM role (it has an EC2_LINUX access entry)."""
     node_instance_profile: pulumi.Output[str]
+    """The worker nodes' instance profile name."""
     security_group_id: pulumi.Output[str]
+    """The extra control-plane security group this component owns (the node rules reference it)."""
     cluster_security_group_id: pulumi.Output[str]
+    """The security group EKS created for the cluster."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, ClusterArgs)

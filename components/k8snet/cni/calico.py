@@ -118,9 +118,13 @@ class Calico(pulumi.ComponentResource):
     """
 
     pool_cidrs: pulumi.Output[dict[str, str]]
+    """Node -> the CIDR of its IPPool (its pod block)."""
     pool_names: pulumi.Output[dict[str, str]]
+    """Node -> its IPPool's name."""
     mtu: pulumi.Output[int]
+    """The pods' interface MTU for the encapsulation."""
     namespace: pulumi.Output[str]
+    """The tigera-operator's namespace."""
 
     def __init__(self, name: str, args: CalicoArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, CalicoArgs)

@@ -74,9 +74,13 @@ class Flannel(pulumi.ComponentResource):
     """
 
     pod_cidrs: pulumi.Output[dict[str, str]]
+    """Node -> the podCIDR assigned to it."""
     backend: pulumi.Output[str]
+    """flannel's backend (alloc or vxlan)."""
     mtu: pulumi.Output[int]
+    """The pods' interface MTU for the backend."""
     namespace: pulumi.Output[str]
+    """flannel's namespace."""
 
     def __init__(self, name: str, args: FlannelArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, FlannelArgs)

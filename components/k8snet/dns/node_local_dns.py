@@ -37,8 +37,11 @@ class NodeLocalDns(pulumi.ComponentResource):
     cache misses go), policy_ips (destinations NetworkPolicy egress must allow for DNS)."""
 
     listen_ips: pulumi.Output[list[str]]
+    """What node-cache binds on every node."""
     upstream_ip: pulumi.Output[str]
+    """kube-dns-upstream's ClusterIP, where cache misses go."""
     policy_ips: list[str]
+    """Destinations NetworkPolicy egress must allow for DNS (as /32 ipBlocks)."""
 
     def __init__(self, name: str, args: NodeLocalDnsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, NodeLocalDnsArgs)

@@ -96,7 +96,9 @@ class AlbIngress(pulumi.ComponentResource):
     Outputs: hostname (the ALB's DNS name, from the Ingress status), url."""
 
     hostname: pulumi.Output[str]
+    """The ALB's DNS name, from the Ingress status."""
     url: pulumi.Output[str]
+    """The app's URL through the ALB."""
 
     def __init__(self, name: str, args: AlbIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, AlbIngressArgs)

@@ -129,11 +129,17 @@ class LoadBalancerController(pulumi.ComponentResource):
     """
 
     role_arn: pulumi.Output[str]
+    """The controller's IRSA role."""
     policy_arn: pulumi.Output[str]
+    """The controller's IAM policy (the published one for the pinned version)."""
     release_name: pulumi.Output[str]
+    """The Helm release's name."""
     namespace: pulumi.Output[str]
+    """The controller's namespace."""
     service_account: pulumi.Output[str]
+    """The controller's service account."""
     ingress_class: pulumi.Output[str]
+    """The IngressClass it serves (alb)."""
 
     def __init__(self, name: str, args: LoadBalancerControllerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, LoadBalancerControllerArgs)

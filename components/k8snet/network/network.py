@@ -35,12 +35,19 @@ class Network(pulumi.ComponentResource):
     """
 
     vpc_id: pulumi.Output[str]
+    """The VPC's id."""
     vpc_cidr: str
+    """The VPC's CIDR."""
     public_subnet_ids: dict[str, pulumi.Output[str]]
+    """Zone -> public subnet id (NAT gateways, internet-facing load balancers)."""
     private_subnet_ids: dict[str, pulumi.Output[str]]
+    """Zone -> private subnet id (nodes, control-plane ENIs, internal load balancers)."""
     nat_gateway_ids: dict[str, pulumi.Output[str]]
+    """Zone -> NAT gateway id (one zone with natGateways 'single')."""
     public_route_table_id: pulumi.Output[str]
+    """The public subnets' route table (default route to the internet gateway)."""
     pod_route_table_ids: dict[str, pulumi.Output[str]]
+    """Zone -> private route table id: the tables that carry one route per node's pod block."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, NetworkArgs)

@@ -28,6 +28,7 @@ class PodRoutes(pulumi.ComponentResource):
     """
 
     route_ids: dict[str, pulumi.Output[str]]
+    """Route key (<node>-<table>) -> route id."""
 
     def __init__(self, name: str, args: PodRoutesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, PodRoutesArgs)

@@ -78,9 +78,13 @@ class WorkerNodes(pulumi.ComponentResource):
     """
 
     security_group_id: pulumi.Output[str]
+    """The nodes' security group (carries the cluster tag the load balancer controller looks for)."""
     instance_ids: dict[str, pulumi.Output[str]]
+    """Node name -> EC2 instance id."""
     private_ips: dict[str, pulumi.Output[str]]
+    """Node name -> private IPv4 address."""
     primary_eni_ids: dict[str, pulumi.Output[str]]
+    """Node name -> primary network interface id (the pod routes' target)."""
     private_dns_names: dict[str, pulumi.Output[str]]
     """The Kubernetes node names (nodeadm's default)."""
     user_data: dict[str, pulumi.Output[str]]

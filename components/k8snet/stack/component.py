@@ -138,29 +138,53 @@ class KubernetesNetworking(pulumi.ComponentResource):
     node role, security groups, region, kubeconfig) and the app's addresses."""
 
     region: str
+    """The AWS region."""
     cluster_name: pulumi.Output[str]
+    """The EKS cluster's name."""
     cluster_endpoint: pulumi.Output[str]
+    """The API server endpoint."""
     cluster_certificate_authority: pulumi.Output[str]
+    """The cluster CA, base64."""
     kubeconfig: pulumi.Output[str]
+    """A kubeconfig using `aws eks get-token` (secret)."""
     oidc_provider_arn: pulumi.Output[str]
+    """The IAM OIDC provider (IRSA for your own service accounts)."""
     oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer URL."""
     cluster_security_group_id: pulumi.Output[str]
+    """The security group EKS created for the cluster."""
     control_plane_security_group_id: pulumi.Output[str]
+    """The extra control-plane security group (node rules reference it)."""
     node_role_arn: pulumi.Output[str]
+    """The worker nodes' IAM role."""
     node_security_group_id: pulumi.Output[str]
+    """The worker nodes' security group."""
     availability_zones: list[str]
+    """The zones in use."""
     vpc_id: pulumi.Output[str]
+    """The VPC's id."""
     private_subnet_ids: dict[str, pulumi.Output[str]]
+    """Zone -> private subnet id."""
     public_subnet_ids: dict[str, pulumi.Output[str]]
+    """Zone -> public subnet id."""
     pod_route_table_ids: dict[str, pulumi.Output[str]]
+    """Zone -> route table carrying the pod routes."""
     nodes: pulumi.Output[dict[str, dict[str, str]]]
+    """Node name -> zone, podCidr, instanceId, privateIp, nodeName."""
     app_namespace: pulumi.Output[str]
+    """The example app's namespace."""
     app_services: dict[str, str]
+    """Service type -> Service name."""
     app_node_port: pulumi.Output[int]
+    """The webapp's NodePort."""
     app_load_balancer_hostname: pulumi.Output[str]
+    """The NLB's DNS name."""
     lb_controller_role_arn: pulumi.Output[str]
+    """The load balancer controller's IRSA role."""
     alb_hostname: pulumi.Output[str]
+    """The ALB's DNS name (empty without the Ingress)."""
     app_url: pulumi.Output[str]
+    """The app's URL through the ALB."""
 
     def __init__(self, name: str, args: KubernetesNetworkingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, KubernetesNetworkingArgs)
