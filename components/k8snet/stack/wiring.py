@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pulumi
 
 from ..app import ExampleApp
-from ..app.manifests import SERVICE_NAMES, WEB_PORT_NAME
+from ..app.manifests import WEB_PORT_NAME
 from ..cluster import Cluster, ClusterAddons
 from ..cni import Calico, Flannel, cni_plugins
 from ..config import Plan
@@ -171,7 +171,7 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
     if cfg.ingress.enabled:
         settings = cfg.ingress
         ingress = AlbIngress(f"{prefix}webapp", {
-            "namespace": app.namespace, "service_name": SERVICE_NAMES["NodePort"], "service_port_name": WEB_PORT_NAME,
+            "namespace": app.namespace, "service_name": app.services["NodePort"], "service_port_name": WEB_PORT_NAME,
             **({"host": settings.host} if settings.host else {}), "paths": list(settings.paths),
             **({"certificate_arn": settings.certificate_arn} if settings.certificate_arn else {}),
             "health_check_path": settings.health_check_path, "ingress_class": lb_controller.ingress_class,
