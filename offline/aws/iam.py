@@ -5,12 +5,11 @@ federated principal must be an existing OIDC provider."""
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.iam.models import AWSManagedPolicy
 from moto.kms.models import kms_backends
 
 from .rules import AwsRejection
@@ -20,26 +19,21 @@ if TYPE_CHECKING:
 
 
 def _iam(ctx: AwsContext):
-    return iam_backends[ctx.account_id]["aws"]
+    return ctx.iam
 
 
-def _autoname(ctx: AwsContext, name: str, inputs: dict, limit: int) -> str:
-    # What Pulumi's auto-naming does: the resource name plus a random suffix.
-    return inputs.get("name") or f"{name}-{ctx.stable_suffix(7)}"[:limit]
-
-
-@lru_cache(maxsize=1)
-def _aws_managed_policies() -> dict[str, tuple[str, dict]]:
-    """Every AWS managed policy moto knows: arn:aws:iam::aws:policy<path><name> -> (name, data)."""
+@lru_cache(maxsize=4)
+def _aws_managed_policies(partition: str) -> dict[str, tuple[str, dict]]:
+    """Every AWS managed policy moto knows: arn:<partition>:iam::aws:policy<path><name> -> (name, data)."""
     data = json.loads(aws_managed_policies_data)
-    return {f"arn:aws:iam::aws:policy{p['Path']}{name}": (name, p) for name, p in data.items()}
+    return {f"arn:{partition}:iam::aws:policy{p['Path']}{name}": (name, p) for name, p in data.items()}
 
 
 def _ensure_aws_managed(ctx: AwsContext, arn: str) -> None:
     # moto loads all ~1300 AWS managed policies only on request (slow); publish just this one.
     iam = _iam(ctx)
     if arn not in iam.managed_policies:
-        name, data = _aws_managed_policies()[arn]
+        name, data = _aws_managed_policies(ctx.partition)[arn]
         iam.managed_policies[arn] = AWSManagedPolicy.from_data(name, ctx.account_id, ctx.region, data)
 
 
@@ -59,7 +53,7 @@ def _check_trust(ctx: AwsContext, document: str) -> None:
 
 
 def role(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    role_name = _autoname(ctx, name, inputs, 64)
+    role_name = inputs["name"]  # given, or the provider's auto-name (constraints.autonamed)
     _check_trust(ctx, inputs["assumeRolePolicy"])
     tags = [{"Key": k, "Value": v} for k, v in sorted((inputs.get("tags") or {}).items())]
     r = _iam(ctx).create_role(role_name, inputs["assumeRolePolicy"], inputs.get("path", "/"), None,
@@ -71,32 +65,23 @@ def role_policy_attachment(ctx: AwsContext, name: str, inputs: dict) -> tuple[st
     arn = inputs["policyArn"]
     iam = _iam(ctx)
     iam.get_role(inputs["role"])  # NoSuchEntity when the role does not exist
-    if arn.startswith("arn:aws:iam::aws:policy/"):
-        if arn not in _aws_managed_policies():
+    if arn.startswith(f"arn:{ctx.partition}:iam::aws:policy/"):
+        if arn not in _aws_managed_policies(ctx.partition):
             raise AwsRejection("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.")
         _ensure_aws_managed(ctx, arn)
     iam.attach_role_policy(arn, inputs["role"])  # NoSuchEntity for an unknown customer policy
     return f"{inputs['role']}-{ctx.stable_suffix(8)}", dict(inputs)
 
 
-# IAM quota: a managed policy document holds at most 6,144 characters, whitespace not counted
-# (IAM user guide, "IAM and AWS STS quotas"); moto does not check it.
-MANAGED_POLICY_SIZE = 6144
-
-
 def policy(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    policy_name = _autoname(ctx, name, inputs, 128)
-    size = len(re.sub(r"\s", "", inputs["policy"]))
-    if size > MANAGED_POLICY_SIZE:
-        raise AwsRejection("LimitExceeded", f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE} "
-                                            f"(the document has {size} characters)")
+    policy_name = inputs["name"]  # its size quota is checked with the other field rules (constraints.py)
     p = _iam(ctx).create_policy(inputs.get("description", ""), inputs.get("path", "/"), inputs["policy"],
                                 policy_name, [])  # moto validates the document like IAM does
     return p.arn, {**inputs, "name": policy_name, "arn": p.arn, "policyId": p.id}
 
 
 def instance_profile(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    profile_name = _autoname(ctx, name, inputs, 128)
+    profile_name = inputs["name"]
     roles = [inputs["role"]] if inputs.get("role") else []
     for r in roles:
         _iam(ctx).get_role(r)
@@ -105,9 +90,7 @@ def instance_profile(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dic
 
 
 def open_id_connect_provider(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    url = inputs["url"]
-    if not url.startswith("https://"):
-        raise AwsRejection("InvalidInput", "The URL must begin with https://")
+    url = inputs["url"]  # https:// and its length: constraints.py
     # Since 2024 IAM fetches the issuer's thumbprint itself; thumbprintLists is optional.
     p = _iam(ctx).create_open_id_connect_provider(url, list(inputs.get("thumbprintLists") or []),
                                                   list(inputs.get("clientIdLists") or []), [])

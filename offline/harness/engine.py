@@ -195,7 +195,8 @@ class OfflineEngine:
             result.error = str(cause)
             result.error_kind = _ERROR_KINDS.get(type(cause).__name__, "program")
             if result.error_kind in ("aws", "kubernetes"):
-                where = f"{monitor.failed[0].type} {monitor.failed[0].name}: " if monitor.failed else ""
+                failed = getattr(cause, "registration", None) or (monitor.failed[0] if monitor.failed else None)
+                where = f"{failed.type} {failed.name}: " if failed else ""
                 who = "AWS" if result.error_kind == "aws" else "the Kubernetes API server"
                 result.error = f"{who} rejected {where}{cause}"
             elif result.error_kind == "program":

@@ -135,7 +135,7 @@ class Cluster(pulumi.ComponentResource):
             security_group_id=cp_sg.id,
             cidr_ipv4="0.0.0.0/0",
             ip_protocol="-1",
-            description="control plane -> kubelets, webhooks",
+            description="control plane to kubelets, webhooks",
             opts=child,
         )
 
