@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 
 import pulumi
+from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS, INSTANCE_TYPES
 from moto.moto_api._internal import mock_random
 
 from ..aws import constraints
@@ -108,6 +110,10 @@ class MotoMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": ctx.region, "region": ctx.region, "id": ctx.region,
                     "endpoint": f"ec2.{ctx.region}.{ctx.dns_suffix}", "description": ctx.region}
+        if token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            return self._instance_type_offerings(inputs)
+        if token == "aws:ec2/getInstanceType:getInstanceType":
+            return self._instance_type(inputs["instanceType"])
         if token == "aws:index/getPartition:getPartition":
             # The region's partition (botocore's endpoint data): aws-cn for cn-north-1, aws-us-gov, ...
             return {"partition": ctx.partition, "dnsSuffix": ctx.dns_suffix, "id": ctx.partition,
@@ -132,6 +138,36 @@ class MotoMocks(pulumi.runtime.Mocks):
             "zoneIds": [z.zone_id for z in zones],
             "groupNames": [self.ctx.region for _ in zones],
             "state": state,
+        }
+
+    def _instance_type_offerings(self, inputs: dict) -> dict:
+        """DescribeInstanceTypeOfferings in the region from moto's offering data (moto ships none for the
+        aws-cn and aws-us-gov regions: there every type moto knows is offered)."""
+        if inputs.get("locationType", "region") != "region":
+            raise NotImplementedError("instance type offerings are modelled per region only")
+        names = [o["InstanceType"] for o in INSTANCE_TYPE_OFFERINGS["region"].get(self.ctx.region, [])] \
+            or sorted(INSTANCE_TYPES)
+        for f in inputs.get("filters") or []:
+            if f["name"] != "instance-type":
+                raise NotImplementedError(f"instance type offering filter {f['name']} is not modelled")
+            names = [n for n in names if any(fnmatch.fnmatchcase(n, pattern) for pattern in f["values"])]
+        names = sorted(set(names))
+        return {"id": self.ctx.region, "instanceTypes": names, "locations": [self.ctx.region] * len(names),
+                "locationTypes": ["region"] * len(names)}
+
+    def _instance_type(self, name: str) -> dict:
+        """DescribeInstanceTypes for one type (the fields the program reads, as pulumi-aws names them)."""
+        info = INSTANCE_TYPES.get(name)
+        if info is None:
+            raise AwsRejection("InvalidInstanceType", f"The following supplied instance types do not exist: [{name}]")
+        network = info.get("NetworkInfo", {})
+        return {
+            "id": name, "instanceType": name,
+            "defaultVcpus": info["VCpuInfo"]["DefaultVCpus"],
+            "memorySize": info["MemoryInfo"]["SizeInMiB"],
+            "supportedArchitectures": info.get("ProcessorInfo", {}).get("SupportedArchitectures", []),
+            "maximumNetworkInterfaces": network.get("MaximumNetworkInterfaces", 0),
+            "maximumIpv4AddressesPerInterface": network.get("Ipv4AddressesPerInterface", 0),
         }
 
     def _ssm_parameter(self, name: str) -> dict:
