@@ -25,6 +25,11 @@ def _partitions() -> dict[str, tuple[str, str]]:
             if region in modelled}
 
 
+def partition_of(region: str) -> tuple[str, str]:
+    """(partition, DNS suffix) of a region the engine knows."""
+    return _partitions()[region]
+
+
 def region_problem(region: str) -> str | None:
     """Why the engine cannot simulate ``region`` (the provider would refuse it too), or None."""
     if region in _partitions():
@@ -50,7 +55,7 @@ class AwsContext:
 
     def __post_init__(self) -> None:
         self.ec2 = ec2_backends[self.account_id][self.region]
-        self.partition, self.dns_suffix = _partitions()[self.region]
+        self.partition, self.dns_suffix = partition_of(self.region)
 
     @property
     def iam(self):

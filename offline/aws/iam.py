@@ -37,6 +37,19 @@ def _ensure_aws_managed(ctx: AwsContext, arn: str) -> None:
         iam.managed_policies[arn] = AWSManagedPolicy.from_data(name, ctx.account_id, ctx.region, data)
 
 
+# Service principals that carry the partition's DNS suffix (ec2.amazonaws.com.cn in China: AWS China IAM
+# docs as quoted in kubernetes/kubernetes#21858, awslabs/cdk-eks-blueprints#558). Every other service keeps
+# amazonaws.com: IAM refuses "eks.amazonaws.com.cn" (terraform-aws-eks#1904, #2263).
+SUFFIXED_SERVICE_PRINCIPALS = ("ec2",)
+
+
+def _check_service_principal(ctx: AwsContext, principal: str) -> None:
+    service, _, suffix = principal.partition(".")
+    valid = {"amazonaws.com"} | ({ctx.dns_suffix} if service in SUFFIXED_SERVICE_PRINCIPALS else set())
+    if suffix not in valid:
+        raise AwsRejection("MalformedPolicyDocument", f"Invalid principal in policy: \"SERVICE\":\"{principal}\"")
+
+
 def _check_trust(ctx: AwsContext, document: str) -> None:
     try:
         policy = json.loads(document)
@@ -47,6 +60,9 @@ def _check_trust(ctx: AwsContext, document: str) -> None:
         raise AwsRejection("MalformedPolicyDocument", "A trust policy needs Version 2012-10-17 and a Statement list")
     providers = {p.arn for p in _iam(ctx).open_id_providers.values()}
     for st in statements:
+        services = (st.get("Principal") or {}).get("Service") or []
+        for service in [services] if isinstance(services, str) else services:
+            _check_service_principal(ctx, service)
         federated = (st.get("Principal") or {}).get("Federated")
         if federated and ":oidc-provider/" in federated and federated not in providers:
             raise AwsRejection("MalformedPolicyDocument", f"Invalid principal in policy: \"Federated\":\"{federated}\"")

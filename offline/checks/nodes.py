@@ -10,6 +10,7 @@ to kubelet and containerd; one that reserves for far more than it runs wastes th
 
 from __future__ import annotations
 
+import json
 import re
 
 from moto.ec2.models.instance_types import INSTANCE_TYPES
@@ -69,4 +70,27 @@ def check_run(result) -> list[str]:
         node_config = nodeadm.node_config_of(user_data) if isinstance(user_data, str) else None
         if node_config is not None:
             problems += kubelet_problems(record.name, record.inputs["instanceType"], node_config)
+    return problems + node_role_problems(result)
+
+
+def node_role_problems(result) -> list[str]:
+    """Every node's instance profile role must trust EC2's principal in the region's partition
+    (ec2.amazonaws.com.cn in China): IAM accepts ec2.amazonaws.com there, but EC2 cannot assume the role,
+    so the node gets no credentials and never joins (awslabs/cdk-eks-blueprints#558)."""
+    from offline.aws.context import partition_of
+
+    _, dns_suffix = partition_of(result.config.get("aws:region"))
+    wanted = f"ec2.{dns_suffix}"
+    by_name = {(r.type, r.outputs.get("name")): r for r in result.resources if r.outputs.get("name")}
+    problems = []
+    for record in result.of_type(INSTANCE):
+        profile = by_name.get(("aws:iam/instanceProfile:InstanceProfile", record.inputs.get("iamInstanceProfile")))
+        role = by_name.get(("aws:iam/role:Role", profile.inputs.get("role"))) if profile else None
+        if role is None:
+            continue
+        principals = [st.get("Principal", {}).get("Service") for st in json.loads(role.inputs["assumeRolePolicy"])["Statement"]]
+        flat = {p for ps in principals for p in ([ps] if isinstance(ps, str) else ps or [])}
+        if wanted not in flat:
+            problems.append(f"{record.name}: its role {role.outputs['name']} trusts {sorted(flat)}, not {wanted}; "
+                            "EC2 cannot give the node credentials")
     return problems
