@@ -32,6 +32,8 @@ BAD = [
     (c.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 70000.0}),
     (c.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 1.0, "toPort": -2.0}),
     (c.SG_INGRESS, {"ipProtocol": "-1", "cidrIpv4": "10.1.2.3/16"}),
+    (c.EIP, {"domain": "ec2-classic"}),
+    (c.NAT, {"connectivityType": "internet"}),
     (c.INSTANCE, {"userData": "#!/bin/bash\n" + "echo hi\n" * 2100}),
     (c.INSTANCE, {"metadataOptions": {"httpTokens": "yes"}}),
     (c.INSTANCE, {"metadataOptions": {"httpPutResponseHopLimit": 65.0}}),

@@ -45,6 +45,13 @@ CASES = {
     "managed-policy-typo": (
         'aws.iam.RolePolicyAttachment("x", role=role.name, policy_arn=Partition().managed_policy_arn("AmazonEBSCSIDriverPolicy"))',
         "NoSuchEntity"),  # it lives under service-role/
+    "eleventh-managed-policy-on-a-role": (
+        "for name in ['AmazonEKSClusterPolicy', 'AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryPullOnly',"
+        " 'AmazonEKSServicePolicy', 'AmazonEKSVPCResourceController', 'AmazonSSMManagedInstanceCore',"
+        " 'AmazonEC2ContainerRegistryReadOnly', 'CloudWatchAgentServerPolicy', 'AmazonS3ReadOnlyAccess',"
+        " 'AmazonEC2ReadOnlyAccess', 'AmazonVPCReadOnlyAccess']:\n"
+        "    aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=Partition().managed_policy_arn(name))",
+        "LimitExceeded: Cannot exceed quota for PoliciesPerRole: 10"),
     "trust-names-unknown-oidc-provider": (
         'aws.iam.Role("irsa", assume_role_policy=docs.dumps(docs.irsa_trust('
         '"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X",'

@@ -293,6 +293,10 @@ TABLE: tuple[Constraint, ...] = (
     Constraint(SG_RULES, "fromPort", between(-1, 65535), "provider", _TF_RULE + " (int64validator.Between)"),
     Constraint(SG_RULES, "toPort", between(-1, 65535), "provider", _TF_RULE + " (int64validator.Between)"),
     Constraint(SG_RULES, "cidrIpv4", network_address(), "provider", _TF_RULE + " (IPv4CIDRNetworkAddress)"),
+    # EC2: addresses and NAT gateways
+    Constraint((EIP,), "domain", one_of("vpc", "standard"), "InvalidParameterValue", _BC_EC2 + "AllocateAddressRequest.Domain"),
+    Constraint((NAT,), "connectivityType", one_of("public", "private"), "InvalidParameterValue",
+               _BC_EC2 + "CreateNatGatewayRequest.ConnectivityType"),
     # EC2: instances
     Constraint((INSTANCE,), "userData", raw_bytes(16384), "InvalidParameterValue",
                _BC_EC2 + "FleetLaunchTemplateSpecificationRequest.UserData (16 KB raw, before base64)"),

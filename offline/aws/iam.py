@@ -77,10 +77,17 @@ def role(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     return role_name, {**inputs, "name": role_name, "arn": r.arn, "uniqueId": r.id, "createDate": "2026-11-21T00:00:00Z"}
 
 
+# IAM quota "Managed policies attached to an IAM role": 10 by default (raisable to 25), IAM quotas page;
+# moto has no limit.
+MANAGED_POLICIES_PER_ROLE = 10
+
+
 def role_policy_attachment(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     arn = inputs["policyArn"]
     iam = _iam(ctx)
-    iam.get_role(inputs["role"])  # NoSuchEntity when the role does not exist
+    attached = iam.get_role(inputs["role"]).managed_policies  # NoSuchEntity when the role does not exist
+    if arn not in attached and len(attached) >= MANAGED_POLICIES_PER_ROLE:
+        raise AwsRejection("LimitExceeded", f"Cannot exceed quota for PoliciesPerRole: {MANAGED_POLICIES_PER_ROLE}")
     if arn.startswith(f"arn:{ctx.partition}:iam::aws:policy/"):
         if arn not in _aws_managed_policies(ctx.partition):
             raise AwsRejection("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.")
