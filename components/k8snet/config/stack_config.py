@@ -481,13 +481,13 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
 
 def _parse_app(values: dict, problems: _Problems) -> tuple[str, int, dict[str, str]]:
     """The example app's keys: its namespace, the NodePort and the ExternalName map."""
-    STACK_NAMESPACES = _stack_namespaces()
+    stack_namespaces = _stack_namespaces()
     ns = values["appNamespace"]
     if ns is not None and (not _DNS_LABEL.match(ns) or ns == "default" or ns.startswith("kube-")):
         problems.add("appNamespace", f"{ns!r} must be a lowercase DNS label (a-z, 0-9, '-', at most 63) of its own, "
                      "not 'default' or a kube-* system namespace")
-    elif ns in STACK_NAMESPACES:
-        problems.add("appNamespace", f"{ns!r} is {STACK_NAMESPACES[ns]}; the app needs a namespace of its own "
+    elif ns in stack_namespaces:
+        problems.add("appNamespace", f"{ns!r} is {stack_namespaces[ns]}; the app needs a namespace of its own "
                      "(its default-deny policies and retained namespace would hit that component), e.g. webapp")
     port = values["appNodePort"]
     low, high = app_manifests.NODE_PORT_RANGE
