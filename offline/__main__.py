@@ -14,18 +14,20 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from . import checks, report
 from .checks.stack import stack_config
 from .harness.engine import OfflineEngine
+from .harness.project import ProjectError, parse_yaml
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key, yaml.safe_load(value) if value else ""
+    try:
+        return key, parse_yaml(value, f"--config {key}") if value else ""  # YAML 1.2, as stack files
+    except ProjectError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from offline.__main__ import main
 from offline.harness.project import SECRET_PLACEHOLDER, resolve_config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, probe_project
 
 
 def test_dev_preview_prints_tree_and_node_table(capsys):
@@ -33,11 +33,21 @@ def test_bad_config_exits_2_with_the_clear_error(capsys):
     assert "0 resources were registered" in err
 
 
-def test_aws_rejection_exits_1(capsys):
-    # A well-formed instance type EC2 does not offer: only AWS can tell.
-    assert main(["--cwd", str(ROOT), "--config", "instanceType=t3.colossal"]) == 1
+def test_aws_rejection_exits_1(capsys, tmp_path):
+    # What only AWS refuses: a security-group rule description outside EC2's alphabet (issue 11).
+    program = ("import pulumi_aws as aws\n"
+               "vpc = aws.ec2.Vpc('vpc', cidr_block='192.168.0.0/16')\n"
+               "aws.ec2.SecurityGroup('nodes', vpc_id=vpc.id, description='nodes -> pods')\n")
+    assert main(["--cwd", str(probe_project(tmp_path, program)), "--stack", "test"]) == 1
     err = capsys.readouterr().err
-    assert "AWS rejected aws:ec2/instance:Instance" in err and "InvalidParameterValue" in err
+    assert "AWS rejected aws:ec2/securityGroup:SecurityGroup nodes: InvalidParameterValue: description" in err
+
+
+def test_unknown_instance_type_exits_2_before_any_resource(capsys):
+    assert main(["--cwd", str(ROOT), "--config", "instanceType=t3.colossal"]) == 2
+    err = capsys.readouterr().err
+    assert "instanceType: 't3.colossal' is not an EC2 instance type offered in us-east-1" in err
+    assert "0 resources were registered" in err
 
 
 def test_secure_values_stay_secret_offline(tmp_path):

@@ -113,7 +113,9 @@ def test_nodes_join_with_nodeadm_config(dev_stack):
             "name": "k8snet-dev", "apiServerEndpoint": eks["endpoint"],
             "certificateAuthority": eks["certificateAuthority"]["data"], "cidr": "10.100.0.0/16"}
         kubelet = config["spec"]["kubelet"]
-        assert kubelet["config"]["maxPods"] == 253  # a /24 minus network, gateway and broadcast
+        # A t3.medium: the pods whose kube-reserved memory fits a quarter of 4 GiB (docs/cluster.md), and
+        # nodeadm sizes that reservation from the same figure.
+        assert kubelet["config"]["maxPods"] == 69 and kubelet["maxPodsExpression"] == "69"
         assert kubelet["flags"] == [f"--node-labels=k8snet.io/node={name}"]
 
 

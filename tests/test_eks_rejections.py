@@ -13,6 +13,7 @@ SETUP = textwrap.dedent('''
     import json
     import pulumi, pulumi_aws as aws
     from k8snet.shared import iam_documents as docs
+    from k8snet.shared.partition import Partition
 
     vpc = aws.ec2.Vpc("vpc", cidr_block="192.168.0.0/16")
     a = aws.ec2.Subnet("a", vpc_id=vpc.id, cidr_block="192.168.1.0/24", availability_zone="us-east-1a")
@@ -42,8 +43,15 @@ CASES = {
         'c = cluster()\naws.eks.Addon("p", cluster_name=c.name, addon_name="kube-proxy",'
         ' configuration_values=json.dumps({"mode": "nftables"}))', "Json schema validation failed"),
     "managed-policy-typo": (
-        'aws.iam.RolePolicyAttachment("x", role=role.name, policy_arn=docs.managed_policy_arn("AmazonEBSCSIDriverPolicy"))',
+        'aws.iam.RolePolicyAttachment("x", role=role.name, policy_arn=Partition().managed_policy_arn("AmazonEBSCSIDriverPolicy"))',
         "NoSuchEntity"),  # it lives under service-role/
+    "eleventh-managed-policy-on-a-role": (
+        "for name in ['AmazonEKSClusterPolicy', 'AmazonEKSWorkerNodePolicy', 'AmazonEC2ContainerRegistryPullOnly',"
+        " 'AmazonEKSServicePolicy', 'AmazonEKSVPCResourceController', 'AmazonSSMManagedInstanceCore',"
+        " 'AmazonEC2ContainerRegistryReadOnly', 'CloudWatchAgentServerPolicy', 'AmazonS3ReadOnlyAccess',"
+        " 'AmazonEC2ReadOnlyAccess', 'AmazonVPCReadOnlyAccess']:\n"
+        "    aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=Partition().managed_policy_arn(name))",
+        "LimitExceeded: Cannot exceed quota for PoliciesPerRole: 10"),
     "trust-names-unknown-oidc-provider": (
         'aws.iam.Role("irsa", assume_role_policy=docs.dumps(docs.irsa_trust('
         '"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X",'

@@ -27,7 +27,7 @@ def _tag(ctx: AwsContext, resource_id: str, inputs: dict) -> dict:
 
 
 def _arn(ctx: AwsContext, kind: str, resource_id: str) -> str:
-    return f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:{kind}/{resource_id}"
+    return ctx.arn("ec2", f"{kind}/{resource_id}")
 
 
 def vpc(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
@@ -171,14 +171,10 @@ def route_table_association(ctx: AwsContext, name: str, inputs: dict) -> tuple[s
 
 
 def security_group(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    # The provider names a group <namePrefix><26 characters> when only a prefix is given.
-    group_name = inputs.get("name") or inputs.get("namePrefix", "terraform-") + ctx.stable_suffix(26)
-    if group_name.startswith("sg-") or len(group_name) > 255:
-        raise AwsRejection("InvalidParameterValue", f"invalid security group name {group_name!r}: "
-                           "at most 255 characters and not starting with 'sg-'")
+    # Named by the provider when only namePrefix (or nothing) is given, and the name and description
+    # checked against EC2's rules, before any handler runs (constraints.py).
+    group_name = inputs["name"]
     description = inputs.get("description", "Managed by Pulumi")
-    if not description.isascii():
-        raise AwsRejection("InvalidParameterValue", "security group descriptions must be ASCII")
     sg = ctx.ec2.create_security_group(group_name, description, vpc_id=inputs.get("vpcId"))
     # AWS adds an allow-all egress rule to a new group; the provider revokes it (rules are explicit).
     default_egress = [rule.id for rule in sg.egress_rules]

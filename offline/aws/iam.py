@@ -5,12 +5,11 @@ federated principal must be an existing OIDC provider."""
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.iam.models import AWSManagedPolicy
 from moto.kms.models import kms_backends
 
 from .rules import AwsRejection
@@ -20,27 +19,35 @@ if TYPE_CHECKING:
 
 
 def _iam(ctx: AwsContext):
-    return iam_backends[ctx.account_id]["aws"]
+    return ctx.iam
 
 
-def _autoname(ctx: AwsContext, name: str, inputs: dict, limit: int) -> str:
-    # What Pulumi's auto-naming does: the resource name plus a random suffix.
-    return inputs.get("name") or f"{name}-{ctx.stable_suffix(7)}"[:limit]
-
-
-@lru_cache(maxsize=1)
-def _aws_managed_policies() -> dict[str, tuple[str, dict]]:
-    """Every AWS managed policy moto knows: arn:aws:iam::aws:policy<path><name> -> (name, data)."""
+@lru_cache(maxsize=4)
+def _aws_managed_policies(partition: str) -> dict[str, tuple[str, dict]]:
+    """Every AWS managed policy moto knows: arn:<partition>:iam::aws:policy<path><name> -> (name, data)."""
     data = json.loads(aws_managed_policies_data)
-    return {f"arn:aws:iam::aws:policy{p['Path']}{name}": (name, p) for name, p in data.items()}
+    return {f"arn:{partition}:iam::aws:policy{p['Path']}{name}": (name, p) for name, p in data.items()}
 
 
 def _ensure_aws_managed(ctx: AwsContext, arn: str) -> None:
     # moto loads all ~1300 AWS managed policies only on request (slow); publish just this one.
     iam = _iam(ctx)
     if arn not in iam.managed_policies:
-        name, data = _aws_managed_policies()[arn]
+        name, data = _aws_managed_policies(ctx.partition)[arn]
         iam.managed_policies[arn] = AWSManagedPolicy.from_data(name, ctx.account_id, ctx.region, data)
+
+
+# Service principals that carry the partition's DNS suffix (ec2.amazonaws.com.cn in China: AWS China IAM
+# docs as quoted in kubernetes/kubernetes#21858, awslabs/cdk-eks-blueprints#558). Every other service keeps
+# amazonaws.com: IAM refuses "eks.amazonaws.com.cn" (terraform-aws-eks#1904, #2263).
+SUFFIXED_SERVICE_PRINCIPALS = ("ec2",)
+
+
+def _check_service_principal(ctx: AwsContext, principal: str) -> None:
+    service, _, suffix = principal.partition(".")
+    valid = {"amazonaws.com"} | ({ctx.dns_suffix} if service in SUFFIXED_SERVICE_PRINCIPALS else set())
+    if suffix not in valid:
+        raise AwsRejection("MalformedPolicyDocument", f"Invalid principal in policy: \"SERVICE\":\"{principal}\"")
 
 
 def _check_trust(ctx: AwsContext, document: str) -> None:
@@ -53,13 +60,16 @@ def _check_trust(ctx: AwsContext, document: str) -> None:
         raise AwsRejection("MalformedPolicyDocument", "A trust policy needs Version 2012-10-17 and a Statement list")
     providers = {p.arn for p in _iam(ctx).open_id_providers.values()}
     for st in statements:
+        services = (st.get("Principal") or {}).get("Service") or []
+        for service in [services] if isinstance(services, str) else services:
+            _check_service_principal(ctx, service)
         federated = (st.get("Principal") or {}).get("Federated")
         if federated and ":oidc-provider/" in federated and federated not in providers:
             raise AwsRejection("MalformedPolicyDocument", f"Invalid principal in policy: \"Federated\":\"{federated}\"")
 
 
 def role(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    role_name = _autoname(ctx, name, inputs, 64)
+    role_name = inputs["name"]  # given, or the provider's auto-name (constraints.autonamed)
     _check_trust(ctx, inputs["assumeRolePolicy"])
     tags = [{"Key": k, "Value": v} for k, v in sorted((inputs.get("tags") or {}).items())]
     r = _iam(ctx).create_role(role_name, inputs["assumeRolePolicy"], inputs.get("path", "/"), None,
@@ -67,36 +77,34 @@ def role(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     return role_name, {**inputs, "name": role_name, "arn": r.arn, "uniqueId": r.id, "createDate": "2026-11-21T00:00:00Z"}
 
 
+# IAM quota "Managed policies attached to an IAM role": 10 by default (raisable to 25), IAM quotas page;
+# moto has no limit.
+MANAGED_POLICIES_PER_ROLE = 10
+
+
 def role_policy_attachment(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     arn = inputs["policyArn"]
     iam = _iam(ctx)
-    iam.get_role(inputs["role"])  # NoSuchEntity when the role does not exist
-    if arn.startswith("arn:aws:iam::aws:policy/"):
-        if arn not in _aws_managed_policies():
+    attached = iam.get_role(inputs["role"]).managed_policies  # NoSuchEntity when the role does not exist
+    if arn not in attached and len(attached) >= MANAGED_POLICIES_PER_ROLE:
+        raise AwsRejection("LimitExceeded", f"Cannot exceed quota for PoliciesPerRole: {MANAGED_POLICIES_PER_ROLE}")
+    if arn.startswith(f"arn:{ctx.partition}:iam::aws:policy/"):
+        if arn not in _aws_managed_policies(ctx.partition):
             raise AwsRejection("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.")
         _ensure_aws_managed(ctx, arn)
     iam.attach_role_policy(arn, inputs["role"])  # NoSuchEntity for an unknown customer policy
     return f"{inputs['role']}-{ctx.stable_suffix(8)}", dict(inputs)
 
 
-# IAM quota: a managed policy document holds at most 6,144 characters, whitespace not counted
-# (IAM user guide, "IAM and AWS STS quotas"); moto does not check it.
-MANAGED_POLICY_SIZE = 6144
-
-
 def policy(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    policy_name = _autoname(ctx, name, inputs, 128)
-    size = len(re.sub(r"\s", "", inputs["policy"]))
-    if size > MANAGED_POLICY_SIZE:
-        raise AwsRejection("LimitExceeded", f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE} "
-                                            f"(the document has {size} characters)")
+    policy_name = inputs["name"]  # its size quota is checked with the other field rules (constraints.py)
     p = _iam(ctx).create_policy(inputs.get("description", ""), inputs.get("path", "/"), inputs["policy"],
                                 policy_name, [])  # moto validates the document like IAM does
     return p.arn, {**inputs, "name": policy_name, "arn": p.arn, "policyId": p.id}
 
 
 def instance_profile(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    profile_name = _autoname(ctx, name, inputs, 128)
+    profile_name = inputs["name"]
     roles = [inputs["role"]] if inputs.get("role") else []
     for r in roles:
         _iam(ctx).get_role(r)
@@ -105,9 +113,7 @@ def instance_profile(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dic
 
 
 def open_id_connect_provider(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    url = inputs["url"]
-    if not url.startswith("https://"):
-        raise AwsRejection("InvalidInput", "The URL must begin with https://")
+    url = inputs["url"]  # https:// and its length: constraints.py
     # Since 2024 IAM fetches the issuer's thumbprint itself; thumbprintLists is optional.
     p = _iam(ctx).create_open_id_connect_provider(url, list(inputs.get("thumbprintLists") or []),
                                                   list(inputs.get("clientIdLists") or []), [])

@@ -2,7 +2,8 @@
 
 ``routes`` (pod routes vs nodes, source/dest check), ``cni`` (IPPools or podCIDRs vs the VPC's blocks),
 ``app`` (Services, NetworkPolicy flows), ``alb`` (the load balancer controller, Ingresses, NLB Services),
-``dns`` (Corefile, node-local-dns, kubelet). ``run_all`` is what the CLI and the tests run.
+``dns`` (Corefile, node-local-dns, kubelet), ``nodes`` (kubelet's maxPods vs nodeadm's reservation).
+``run_all`` is what the CLI and the tests run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 def run_all(result, engine) -> list[str]:
     """Every problem the checks find in a successful run (empty when all hold)."""
-    from . import alb, app, cni, dns, routes
+    from . import alb, app, cni, dns, nodes, routes
     from .stack import stack_config
 
     cfg = stack_config(result)
@@ -18,4 +19,5 @@ def run_all(result, engine) -> list[str]:
     objects = list(engine.kube.objects.values())
     return (routes.check_pod_routes(ec2) + cni.check_run(result, engine.kube, ec2)
             + app.service_problems(objects) + app.flow_problems(objects, cfg.app_namespace, str(cfg.vpc_cidr))
-            + alb.check_run(result, engine.kube, ec2) + dns.check_run(result, engine.kube.objects))
+            + alb.check_run(result, engine.kube, ec2) + dns.check_run(result, engine.kube.objects)
+            + nodes.check_run(result))

@@ -23,6 +23,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
+from moto.utilities.utils import get_partition
 
 from k8snet.ingress import lb_controller
 from k8snet.shared import tags
@@ -107,7 +108,7 @@ class AwsView:
         return {v["VpcId"] for v in self.ec2.describe_vpcs()["Vpcs"]}
 
     def role_trust(self, role_name: str) -> dict | None:
-        roles = iam_backends[self.account_id]["aws"].roles.values()
+        roles = iam_backends[self.account_id][get_partition(self.region)].roles.values()
         role = next((r for r in roles if r.name == role_name), None)
         return json.loads(role.assume_role_policy_document) if role else None
 

@@ -29,7 +29,7 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from ..kube.api_server import KubeContext
-from ..aws.context import AwsContext
+from ..aws.context import AwsContext, region_problem
 from .mocks import MotoMocks
 from .monitor import Registration, RecordingMonitor
 from .project import ProjectError, ResolvedConfig, resolve_config
@@ -175,6 +175,8 @@ class OfflineEngine:
         self.region = config.get("aws:region")
         if not self.region:
             return RunResult(config, {}, error="aws:region: set the AWS region in the stack file", error_kind="config")
+        if (problem := region_problem(self.region)) is not None:  # the provider refuses it too
+            return RunResult(config, {}, error=f"aws:region: {problem}", error_kind="config")
         quota = self.route_table_quota or int(config.get(ROUTE_QUOTA_KEY, AWS_DEFAULT_ROUTE_QUOTA))
         # The API server takes its version and service CIDR from the EKS cluster once one is created.
         kube = KubeContext(region=self.region)
@@ -195,7 +197,8 @@ class OfflineEngine:
             result.error = str(cause)
             result.error_kind = _ERROR_KINDS.get(type(cause).__name__, "program")
             if result.error_kind in ("aws", "kubernetes"):
-                where = f"{monitor.failed[0].type} {monitor.failed[0].name}: " if monitor.failed else ""
+                failed = getattr(cause, "registration", None) or (monitor.failed[0] if monitor.failed else None)
+                where = f"{failed.type} {failed.name}: " if failed else ""
                 who = "AWS" if result.error_kind == "aws" else "the Kubernetes API server"
                 result.error = f"{who} rejected {where}{cause}"
             elif result.error_kind == "program":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 
 import pulumi
+from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS, INSTANCE_TYPES
 from moto.moto_api._internal import mock_random
 
+from ..aws import constraints
 from ..aws import ec2 as aws_ec2
 from ..aws import eks as aws_eks
 from ..aws import iam as aws_iam
@@ -45,11 +48,16 @@ class MotoMocks(pulumi.runtime.Mocks):
             return self.kube.create(args.typ, dict(args.inputs))
         if args.typ == "random:index/randomPassword:RandomPassword":
             return self._random_password(args)
+        inputs = dict(args.inputs)
+        if args.typ.startswith("aws:"):
+            # What AWS (or the provider) checks on every create that moto does not: the field table.
+            inputs = constraints.autonamed(args.typ, args.name, inputs)
+            constraints.check(args.typ, inputs, self.ctx.partition)
         handler = self.handlers.get(args.typ)
         if handler is None:
-            return self.echo(args)
+            return self.echo(args, inputs)
         try:
-            created = handler(self.ctx, args.name, dict(args.inputs))
+            created = handler(self.ctx, args.name, inputs)
             if args.typ == "aws:eks/cluster:Cluster" and self.kube is not None:
                 state = created[1]
                 self.kube.attach_cluster(state["version"], state["kubernetesNetworkConfig"]["serviceIpv4Cidr"])
@@ -80,9 +88,10 @@ class MotoMocks(pulumi.runtime.Mocks):
         result = "".join(chars)
         return "none", {**inputs, "result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
 
-    def echo(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        """A type the engine does not model: id derived from its name, state = its inputs."""
-        return f"{args.name}-{stable_seed(args.typ, args.name) % 16**8:08x}", dict(args.inputs)
+    def echo(self, args: pulumi.runtime.MockResourceArgs, inputs: dict | None = None) -> tuple[str, dict]:
+        """A type the engine does not model: id derived from its name, state = its inputs (with the name
+        the provider gave it, if any)."""
+        return f"{args.name}-{stable_seed(args.typ, args.name) % 16**8:08x}", dict(args.inputs if inputs is None else inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         token, inputs = args.token, dict(args.args)
@@ -94,15 +103,21 @@ class MotoMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ctx.account_id,
-                "arn": f"arn:aws:iam::{ctx.account_id}:user/offline",
+                "arn": f"arn:{ctx.partition}:iam::{ctx.account_id}:user/offline",
                 "userId": "AIDAOFFLINEENGINE",
                 "id": ctx.account_id,
             }
         if token == "aws:index/getRegion:getRegion":
             return {"name": ctx.region, "region": ctx.region, "id": ctx.region,
-                    "endpoint": f"ec2.{ctx.region}.amazonaws.com", "description": ctx.region}
+                    "endpoint": f"ec2.{ctx.region}.{ctx.dns_suffix}", "description": ctx.region}
+        if token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+            return self._instance_type_offerings(inputs)
+        if token == "aws:ec2/getInstanceType:getInstanceType":
+            return self._instance_type(inputs["instanceType"])
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+            # The region's partition (botocore's endpoint data): aws-cn for cn-north-1, aws-us-gov, ...
+            return {"partition": ctx.partition, "dnsSuffix": ctx.dns_suffix, "id": ctx.partition,
+                    "reverseDnsPrefix": ".".join(reversed(ctx.dns_suffix.split(".")))}
         raise NotImplementedError(f"the offline engine does not model the invoke {token}")
 
     def _zones(self, inputs: dict) -> dict:
@@ -125,6 +140,36 @@ class MotoMocks(pulumi.runtime.Mocks):
             "state": state,
         }
 
+    def _instance_type_offerings(self, inputs: dict) -> dict:
+        """DescribeInstanceTypeOfferings in the region from moto's offering data (moto ships none for the
+        aws-cn and aws-us-gov regions: there every type moto knows is offered)."""
+        if inputs.get("locationType", "region") != "region":
+            raise NotImplementedError("instance type offerings are modelled per region only")
+        names = [o["InstanceType"] for o in INSTANCE_TYPE_OFFERINGS["region"].get(self.ctx.region, [])] \
+            or sorted(INSTANCE_TYPES)
+        for f in inputs.get("filters") or []:
+            if f["name"] != "instance-type":
+                raise NotImplementedError(f"instance type offering filter {f['name']} is not modelled")
+            names = [n for n in names if any(fnmatch.fnmatchcase(n, pattern) for pattern in f["values"])]
+        names = sorted(set(names))
+        return {"id": self.ctx.region, "instanceTypes": names, "locations": [self.ctx.region] * len(names),
+                "locationTypes": ["region"] * len(names)}
+
+    def _instance_type(self, name: str) -> dict:
+        """DescribeInstanceTypes for one type (the fields the program reads, as pulumi-aws names them)."""
+        info = INSTANCE_TYPES.get(name)
+        if info is None:
+            raise AwsRejection("InvalidInstanceType", f"The following supplied instance types do not exist: [{name}]")
+        network = info.get("NetworkInfo", {})
+        return {
+            "id": name, "instanceType": name,
+            "defaultVcpus": info["VCpuInfo"]["DefaultVCpus"],
+            "memorySize": info["MemoryInfo"]["SizeInMiB"],
+            "supportedArchitectures": info.get("ProcessorInfo", {}).get("SupportedArchitectures", []),
+            "maximumNetworkInterfaces": network.get("MaximumNetworkInterfaces", 0),
+            "maximumIpv4AddressesPerInterface": network.get("Ipv4AddressesPerInterface", 0),
+        }
+
     def _ssm_parameter(self, name: str) -> dict:
         match = _EKS_AMI_PARAM.match(name)
         if not match or match["version"] not in EKS_AMI_VERSIONS:
@@ -143,7 +188,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         return {
             "id": name,
             "name": name,
-            "arn": f"arn:aws:ssm:{self.ctx.region}::parameter{name}",
+            "arn": self.ctx.arn("ssm", f"parameter{name}", account=""),
             "type": "String",
             "value": value,
             "insecureValue": value,

@@ -100,8 +100,9 @@ class RecordingMonitor(MockMonitor):
         with self._lock:
             try:
                 resource_id, state = self.mocks.new_resource(args)
-            except Exception:
+            except Exception as exc:
                 self.failed.append(record)
+                exc.registration = record  # which resource the refusal names (several may fail at once)
                 raise
             state = _mark_secret_outputs(state, request.additionalSecretOutputs)
             record.id = resource_id

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..shared.args import checked
-from ..shared import iam_documents, options
+from ..shared import iam_documents, options, partition
 from ..shared.iam_roles import role_with_policies
 from . import addon_versions
 
@@ -77,7 +77,8 @@ class ClusterAddons(pulumi.ComponentResource):
             lambda a: iam_documents.dumps(
                 iam_documents.irsa_trust(a[0], a[1], EBS_CSI_NAMESPACE, EBS_CSI_SERVICE_ACCOUNT)))
         role, (attachment,) = role_with_policies(
-            f"{name}-ebs-csi-role", trust, (EBS_CSI_POLICY,), "EBS CSI driver controller (IRSA)", extra_tags, self)
+            f"{name}-ebs-csi-role", trust, (EBS_CSI_POLICY,), "EBS CSI driver controller (IRSA)", extra_tags, self,
+            partition.lookup(self))
         ebs = aws.eks.Addon(
             f"{name}-ebs-csi",
             cluster_name=args["cluster_name"],

@@ -22,7 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..shared.args import checked
-from ..shared import iam_documents, tags
+from ..shared import iam_documents, partition, tags
 from ..shared.iam_roles import role_with_policies
 from . import addon_versions, kube_proxy
 from .kubeconfig import kubeconfig
@@ -91,12 +91,13 @@ class Cluster(pulumi.ComponentResource):
         super().__init__("k8snet:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         base_tags = tags.merge(args.get("tags") or {}, {"k8snet/cluster": cluster_name})
+        aws_partition = partition.lookup(self)  # ARNs and service principals (aws, aws-cn, aws-us-gov)
 
         # --- IAM: the control plane's role --------------------------------------------------
         cluster_role, attachments = role_with_policies(
             f"{name}-role",
-            iam_documents.dumps(iam_documents.service_trust("eks.amazonaws.com", tag_session=True)),
-            CLUSTER_POLICIES, f"EKS control plane of {cluster_name}", base_tags, self,
+            iam_documents.dumps(iam_documents.service_trust(aws_partition.service_principal("eks"), tag_session=True)),
+            CLUSTER_POLICIES, f"EKS control plane of {cluster_name}", base_tags, self, aws_partition,
         )
 
         # --- secrets envelope encryption -------------------------------------------------------
@@ -135,7 +136,7 @@ class Cluster(pulumi.ComponentResource):
             security_group_id=cp_sg.id,
             cidr_ipv4="0.0.0.0/0",
             ip_protocol="-1",
-            description="control plane -> kubelets, webhooks",
+            description="control plane to kubelets, webhooks",
             opts=child,
         )
 
@@ -177,7 +178,7 @@ class Cluster(pulumi.ComponentResource):
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
             url=issuer,
-            client_id_lists=["sts.amazonaws.com"],
+            client_id_lists=["sts.amazonaws.com"],  # the IRSA audience, in every partition
             tags=base_tags,
             opts=child,
         )
@@ -185,8 +186,8 @@ class Cluster(pulumi.ComponentResource):
         # --- nodes: role, instance profile, access entry ---------------------------------------
         node_role, node_attachments = role_with_policies(
             f"{name}-node-role",
-            iam_documents.dumps(iam_documents.service_trust("ec2.amazonaws.com")),
-            NODE_POLICIES, f"Self-managed worker nodes of {cluster_name}", base_tags, self,
+            iam_documents.dumps(iam_documents.service_trust(aws_partition.service_principal("ec2"))),
+            NODE_POLICIES, f"Self-managed worker nodes of {cluster_name}", base_tags, self, aws_partition,
         )
         # Nodes boot with the profile: its role must already carry the policies they join with.
         profile = aws.iam.InstanceProfile(f"{name}-node-profile", role=node_role.name, tags=base_tags,

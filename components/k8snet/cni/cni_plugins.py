@@ -20,6 +20,17 @@ SHA256 = {
 PLUGINS = ("bridge", "host-local", "loopback", "portmap")
 URL = "https://github.com/containernetworking/plugins/releases/download/{v}/cni-plugins-linux-{arch}-{v}.tgz"
 
+# The download is bounded: cloud-final runs this script and nodeadm-run.service (which starts kubelet)
+# waits for cloud-final (amazon-eks-ami templates/al2023/runtime/rootfs/etc/systemd/system/
+# nodeadm-run.service: After=cloud-final.service), so a stalled download delays the node's join. curl
+# (docs/cmdline-opts, curl 8.x): --connect-timeout caps DNS+TCP+TLS, --max-time each attempt, --retry
+# retries transient errors with 1 s, 2 s, 4 s... backoff, and --retry-max-time starts no retry after that
+# many seconds. Worst case: RETRY_MAX_TIME + MAX_TIME = 300 s, then a clear line in cloud-init's log.
+CONNECT_TIMEOUT = 10
+MAX_TIME = 120  # the archive is tens of MB: 120 s allows well under 1 MB/s, far below a NAT gateway's rate
+RETRIES = 5
+RETRY_MAX_TIME = 180
+
 
 def install_script() -> str:
     """A boot script (cloud-init runs it; nodes reach GitHub through the NAT gateways)."""
@@ -28,14 +39,19 @@ def install_script() -> str:
     )
     members = " ".join(f"./{p}" for p in PLUGINS)
     return f"""#!/bin/bash
-# Reference CNI plugins {VERSION} for flannel (components/cni_plugins.py).
+# Reference CNI plugins {VERSION} for flannel (k8snet/cni/cni_plugins.py).
 set -euo pipefail
 case "$(uname -m)" in
 {cases}
   *) echo "unsupported architecture $(uname -m)" >&2; exit 1 ;;
 esac
 url="{URL.format(v=VERSION, arch='${arch}')}"
-curl -fsSL --retry 10 --retry-connrefused -o /tmp/cni-plugins.tgz "$url"
+if ! curl -fsSL --connect-timeout {CONNECT_TIMEOUT} --max-time {MAX_TIME} --retry {RETRIES} --retry-max-time {RETRY_MAX_TIME} \\
+    --retry-connrefused -o /tmp/cni-plugins.tgz "$url"; then
+  echo "k8snet: could not download the CNI plugins from $url within {RETRY_MAX_TIME + MAX_TIME} s;" \\
+    "the node joins without bridge/host-local/portmap (flannel pods cannot start on it)" >&2
+  exit 1
+fi
 echo "$sum  /tmp/cni-plugins.tgz" | sha256sum -c -
 mkdir -p /opt/cni/bin
 tar -C /opt/cni/bin -xzf /tmp/cni-plugins.tgz {members}

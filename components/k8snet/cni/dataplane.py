@@ -39,7 +39,7 @@ def dataplane_ports(cni: str, encapsulation: str) -> tuple[PortRule, ...]:
     rules: list[PortRule] = []
     if cni == "calico":
         # calico-node talks to Typha, which the operator always deploys (Calico docs, "Network requirements").
-        rules.append(PortRule("calico-typha", "tcp", 5473, 5473, "Calico Typha (calico-node -> typha)"))
+        rules.append(PortRule("calico-typha", "tcp", 5473, 5473, "Calico Typha (calico-node to typha)"))
         if encapsulation == "vxlan":
             rules.append(PortRule("calico-vxlan", "udp", 4789, 4789, "Calico VXLAN"))
         elif encapsulation == "ipip":

@@ -88,6 +88,31 @@ ENCAPSULATIONS = ("none", "vxlan", "ipip")
 NAT_MODES = ("single", "perAz")
 NODE_KEYS = ("index", "zone", "instanceType")
 
+# Ranges a pod CIDR must not touch. Calico's IPPool validation refuses link-local pools (libcalico-go
+# lib/validator/v3/validator.go, overlapsV4LinkLocal), where AWS also keeps the instance metadata service
+# and the VPC resolver (169.254.169.254/.253) and NodeLocal DNSCache listens (169.254.20.10); the kernel
+# treats loopback, "this network", multicast and the reserved class E as martians and never routes them.
+RESERVED_RANGES = tuple((ipaddress.ip_network(cidr), why) for cidr, why in (
+    ("169.254.0.0/16", "link-local (Calico refuses it; the metadata service, VPC DNS and node-local-dns live there)"),
+    ("127.0.0.0/8", "loopback (never routed off a host)"),
+    ("0.0.0.0/8", "'this network' (not a routable source)"),
+    ("224.0.0.0/4", "multicast (not unicast pod addresses)"),
+    ("240.0.0.0/4", "reserved (class E, dropped by Linux)"),
+))
+
+
+def _stack_namespaces() -> dict[str, str]:
+    """Namespaces the stack's own components install into or their operators create: not the app's."""
+    from ..cni import calico, flannel
+
+    return {
+        calico.NAMESPACE: "where the Calico operator runs (tigera-operator chart)",
+        "calico-system": "where the Calico operator installs calico-node, Typha and the kube-controllers",
+        "calico-apiserver": "the Calico API server's namespace in operator installs",
+        flannel.NAMESPACE: "where flannel runs",
+    }
+
+
 # Kubernetes label values and DNS labels; node names become both.
 _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # EKS: 1-100 characters, starting with a letter or digit, then letters, digits, hyphens, underscores.
@@ -195,6 +220,9 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
         raw = _structured(key, raw, "is not a valid list ({}); set it as a YAML list in the stack file", problems)
         if raw is _INVALID:
             return None
+        if raw is None:  # `key:` with nothing after it reaches the program as JSON null
+            problems.add(key, "is empty (null); give a list, or [] for none")
+            return None
         if not isinstance(raw, list):
             problems.add(key, f"expected a list, got {type(raw).__name__}")
             return None
@@ -209,6 +237,10 @@ def _coerce(key: str, raw: Any, problems: _Problems) -> Any:
     if kind == "object":
         raw = _structured(key, raw, "is not valid JSON/YAML object ({}); set it as a map in the stack file", problems)
         if raw is _INVALID:
+            return None
+        if raw is None:  # `nodes:` with nothing under it reaches the program as JSON null
+            example = {"nodes": "at least one node is required, e.g. {node1: {index: 1}}"}.get(key, "give a map, or {} for none")
+            problems.add(key, f"is empty (null); {example}")
             return None
         if not isinstance(raw, dict):
             what = {"nodes": "node name -> settings", "coredns": "hosts / stubDomains / cacheSeconds"}.get(key, "name -> value")
@@ -255,6 +287,11 @@ def _parse_nodes(raw: dict, default_type: str | None, problems: _Problems) -> li
         if not _NODE_NAME.match(str(name)):
             problems.add(key, "node names must be lowercase DNS labels (a-z, 0-9, '-'), at most 63 characters")
             continue
+        if str(name).isdigit():
+            # YAML reads `1:` as a number and Pulumi passes it on as the text "1": almost surely not meant.
+            problems.add(key, f"a node name must not be a bare number; name it like node{name} (node N owns pod block "
+                         "N through its index, not its name)")
+            continue
         if not isinstance(spec, dict):
             problems.add(key, "expected a map like {index: 1, zone: us-east-1a, instanceType: t3.medium}")
             continue
@@ -270,6 +307,10 @@ def _parse_nodes(raw: dict, default_type: str | None, problems: _Problems) -> li
             problems.add(f"{key}.zone", f"{zone!r} is not an availability-zone name like us-east-1a")
             zone = None
         itype = spec.get("instanceType", default_type)
+        if "instanceType" in spec and itype is None:
+            problems.add(f"{key}.instanceType", "is empty (null); remove the line to use the stack's instanceType, "
+                         "or name a type like t3.medium")
+            continue
         if itype is not None and (not isinstance(itype, str) or not _INSTANCE_TYPE.match(itype)):
             problems.add(f"{key}.instanceType", f"{itype!r} is not an EC2 instance type like t3.medium")
             itype = None
@@ -336,6 +377,10 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
 
     if cni == "calico" and prefix is not None and not 20 <= prefix <= 32:
         problems.add("nodePodCidrPrefix", f"/{prefix}: Calico's IPPool blockSize must be 20..32 (one block per node)")
+    if pod is not None:
+        for reserved, why in RESERVED_RANGES:
+            if pod.overlaps(reserved):
+                problems.add("podCidr", f"{pod} overlaps {reserved}, {why}; pick a private range such as 10.1.0.0/16")
     if pod is not None and vpc is not None and pod.overlaps(vpc):
         problems.add("podCidr", f"{pod} overlaps vpcCidr {vpc}; pick a pod range outside the VPC (e.g. 10.1.0.0/16)")
     if pod is not None and svc is not None and pod.overlaps(svc):
@@ -436,10 +481,14 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
 
 def _parse_app(values: dict, problems: _Problems) -> tuple[str, int, dict[str, str]]:
     """The example app's keys: its namespace, the NodePort and the ExternalName map."""
+    stack_namespaces = _stack_namespaces()
     ns = values["appNamespace"]
     if ns is not None and (not _DNS_LABEL.match(ns) or ns == "default" or ns.startswith("kube-")):
         problems.add("appNamespace", f"{ns!r} must be a lowercase DNS label (a-z, 0-9, '-', at most 63) of its own, "
                      "not 'default' or a kube-* system namespace")
+    elif ns in stack_namespaces:
+        problems.add("appNamespace", f"{ns!r} is {stack_namespaces[ns]}; the app needs a namespace of its own "
+                     "(its default-deny policies and retained namespace would hit that component), e.g. webapp")
     port = values["appNodePort"]
     low, high = app_manifests.NODE_PORT_RANGE
     if port is not None and not low <= port <= high:

@@ -32,7 +32,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ..shared.args import checked
-from ..shared import iam_documents, options
+from ..shared import iam_documents, options, partition
+from ..shared.partition import Partition
 from ..shared.iam_roles import role_with_policies
 from ..shared.kube import kube_resource
 
@@ -56,14 +57,17 @@ def _policy_data() -> dict:
     return yaml.safe_load(POLICY_FILE.read_text())
 
 
-def policy_document() -> dict[str, Any]:
-    """The controller's IAM policy for the pinned version (every action, resource and tag condition)."""
+def policy_document(aws_partition: Partition = Partition()) -> dict[str, Any]:
+    """The controller's IAM policy for the pinned version (every action, resource and tag condition), its
+    resource ARNs in ``aws_partition`` (how the project's iam_policy_cn.json and iam_policy_us-gov.json at
+    v3.5.0 differ from iam_policy.json, apart from the order of two statements)."""
     data = _policy_data()
     if data["version"] != f"v{CHART_VERSION}":
         raise ValueError(f"{POLICY_FILE.name} is for {data['version']}, the chart is {CHART_VERSION}")
     statements = []
     for st in data["statements"]:
-        statement = {"Effect": "Allow", "Action": list(st["actions"]), "Resource": list(st["resources"])}
+        statement = {"Effect": "Allow", "Action": list(st["actions"]),
+                     "Resource": [aws_partition.arns(r) for r in st["resources"]]}
         if st.get("conditions"):
             statement["Condition"] = st["conditions"]
         statements.append(statement)
@@ -149,10 +153,11 @@ class LoadBalancerController(pulumi.ComponentResource):
         super().__init__("k8snet:index:LoadBalancerController", name, None, opts)
         aws_opts = pulumi.ResourceOptions(parent=self)
         extra_tags = dict(args.get("tags") or {})
+        aws_partition = partition.lookup(self)
         policy = aws.iam.Policy(
             f"{name}-policy",
             description=f"AWS Load Balancer Controller v{CHART_VERSION} (published policy, tag conditions intact)",
-            policy=iam_documents.dumps(policy_document()),
+            policy=iam_documents.dumps(policy_document(aws_partition)),
             tags=extra_tags,
             opts=aws_opts,
         )
@@ -160,7 +165,7 @@ class LoadBalancerController(pulumi.ComponentResource):
         trust = pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
             lambda a: iam_documents.dumps(iam_documents.irsa_trust(a[0], a[1], NAMESPACE, SERVICE_ACCOUNT)))
         role, _ = role_with_policies(f"{name}-role", trust, (), "AWS Load Balancer Controller (IRSA)",
-                                     extra_tags, self)
+                                     extra_tags, self, aws_partition)
         attachment = aws.iam.RolePolicyAttachment(f"{name}-role-policy", role=role.name, policy_arn=policy.arn,
                                                   opts=aws_opts)
 

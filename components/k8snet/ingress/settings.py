@@ -18,8 +18,9 @@ _PATH = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&-]*$")  # the ALB path alphabet, wi
 MAX_PATH = 128 - len("/*")  # the controller appends "/*" to a Prefix path; ALB patterns hold 128
 # networking/v1 Ingress rule host: a DNS-1123 subdomain, optionally with one leading "*." label.
 _HOST = re.compile(r"^(\*\.)?(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# ACM certificate ARN, aws partition; the region group is compared with the stack's region.
-_CERT = re.compile(r"^arn:aws:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
+# ACM certificate ARN in any partition (aws, aws-cn, aws-us-gov); the region group is compared with the
+# stack's region, which also fixes the partition.
+_CERT = re.compile(r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 
 
 @dataclass(frozen=True)

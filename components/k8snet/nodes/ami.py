@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-# Graviton families carry a 'g' after the generation digit: t4g, m7g, c7gn, r8gd, x2gd, hpc7g...
-_ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*$")
-
-
-def node_architecture(instance_type: str) -> str:
-    """'arm64' for Graviton instance types, else 'x86_64' (the AMI must match the CPU)."""
-    family = instance_type.split(".", 1)[0]
-    return "arm64" if _ARM_FAMILY.match(family) else "x86_64"
-
 
 def eks_ami_parameter(kubernetes_version: str, architecture: str) -> str:
     """Public parameter holding the recommended AL2023 EKS node AMI id.

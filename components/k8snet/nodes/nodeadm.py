@@ -20,14 +20,36 @@ NODE_CONFIG_API = "node.eks.aws/v1alpha1"
 # still count against kubelet's maxPods; addresses are the limit that matters.
 RESERVED_IN_BLOCK = 3  # network address, the bridge/gateway address, broadcast
 
+# EKS's recommended ceiling (amazon-eks-ami max-pods-calculator.sh, last in templates/al2/runtime before
+# AL2's removal, commit b2289030): 110 pods on instances with at most 30 vCPUs, 250 above.
+CPU_CEILINGS = ((30, 110), (None, 250))
+# nodeadm reserves kube-reserved memory for the pods it plans for: 11 MiB each + 255 MiB
+# (nodeadm/internal/kubelet/config.go getMemoryMebibytesToReserve). We keep that at most a quarter of
+# the instance's memory -- GKE's reservation for the first 4 GiB (GKE "plan node sizes") -- so small
+# instances keep three quarters for pods instead of reserving for pods they could never hold.
+MEMORY_SHARE = 4
+# Below this the stack's own pods on a node (kube-proxy, the CNI's agents, CSI node, DNS, the load
+# balancer controller, the app: about a dozen) leave no room: such an instance type is refused.
+MIN_MAX_PODS = 20
 
-def max_pods(block: IPv4Network) -> int:
-    """kubelet maxPods for a node owning ``block``: every pod needs one of its addresses.
 
-    Without the VPC CNI the ENI-based default (17 on a t3.medium) is far too low, and
-    kubelet's own default (110) wastes most of a /24.
+def kube_reserved_memory_mib(max_pods: int) -> int:
+    """nodeadm's kube-reserved memory for ``max_pods`` pods (config.go getMemoryMebibytesToReserve)."""
+    return 11 * max_pods + 255
+
+
+def max_pods(block: IPv4Network, vcpus: int, memory_mib: int) -> int:
+    """kubelet's maxPods for a node owning ``block`` on an instance with ``vcpus`` and ``memory_mib``.
+
+    The smallest of: the block's usable addresses (every pod needs one; without the VPC CNI the
+    ENI-based default, 17 on a t3.medium, is meaningless), EKS's vCPU ceiling (110 / 250), and the
+    pods whose kube-reserved memory fits in a quarter of the instance's memory. nodeadm sizes the
+    reservation from the same figure (``maxPodsExpression``), so the two never disagree.
     """
-    return block.num_addresses - RESERVED_IN_BLOCK
+    by_addresses = block.num_addresses - RESERVED_IN_BLOCK
+    by_cpu = next(pods for limit, pods in CPU_CEILINGS if limit is None or vcpus <= limit)
+    by_memory = (memory_mib // MEMORY_SHARE - kube_reserved_memory_mib(0)) // 11
+    return max(0, min(by_addresses, by_cpu, by_memory))
 
 
 def node_config(
@@ -41,6 +63,10 @@ def node_config(
 ) -> dict:
     """``cluster_dns`` replaces the kubelet clusterDNS nodeadm derives from ``service_cidr`` (its 10th
     address, the kube-dns ClusterIP); empty keeps nodeadm's value and the user data unchanged."""
+    # maxPods in kubelet's config and, as a constant CEL expression, the figure nodeadm sizes kube-reserved
+    # memory from (without it nodeadm reserves for its ENI-based default while kubelet runs maxPods:
+    # amazon-eks-ami nodeadm/doc/api.md, KubeletOptions.maxPodsExpression, nodeadm >= v20251007; an older
+    # nodeadm ignores the field and keeps its own reservation).
     kubelet_config: dict = {"maxPods": max_pods}
     if cluster_dns:
         # Written to a kubelet drop-in that overrides nodeadm's generated clusterDNS (amazon-eks-ami
@@ -61,6 +87,7 @@ def node_config(
                 # value nodeadm derives from the instance type's ENI limits.
                 "config": kubelet_config,
                 "flags": [f"--node-labels={','.join(f'{k}={v}' for k, v in sorted(labels.items()))}"],
+                "maxPodsExpression": str(max_pods),
             },
         },
     }

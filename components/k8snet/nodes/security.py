@@ -31,15 +31,15 @@ def node_ingress_rules(cni_name: str, encapsulation: str) -> tuple[IngressRule, 
     """Ingress to the nodes for a CNI and encapsulation (EKS user guide, "Security group
     requirements": the control plane needs 10250 and any webhook ports on the nodes)."""
     rules = [
-        IngressRule("cp-kubelet", "control-plane", "tcp", 10250, 10250, "control plane -> kubelet (logs, exec)"),
-        *(IngressRule(f"cp-webhook-{p}", "control-plane", "tcp", p, p, f"control plane -> hostNetwork webhook :{p}")
+        IngressRule("cp-kubelet", "control-plane", "tcp", 10250, 10250, "control plane to kubelet (logs, exec)"),
+        *(IngressRule(f"cp-webhook-{p}", "control-plane", "tcp", p, p, f"control plane to hostNetwork webhook :{p}")
           for p in WEBHOOK_PORTS),
         *(IngressRule(f"cp-{r.key}", "control-plane", r.protocol, r.from_port, r.to_port, r.description)
           for r in cni.control_plane_ports(cni_name)),
-        IngressRule("nodes-kubelet", "nodes", "tcp", 10250, 10250, "node -> kubelet (metrics)"),
+        IngressRule("nodes-kubelet", "nodes", "tcp", 10250, 10250, "node to kubelet (metrics)"),
         # hostNetwork pods (e.g. the load balancer controller) resolve names through CoreDNS pods.
-        IngressRule("nodes-dns-udp", "nodes", "udp", 53, 53, "hostNetwork pods -> CoreDNS"),
-        IngressRule("nodes-dns-tcp", "nodes", "tcp", 53, 53, "hostNetwork pods -> CoreDNS"),
+        IngressRule("nodes-dns-udp", "nodes", "udp", 53, 53, "hostNetwork pods to CoreDNS"),
+        IngressRule("nodes-dns-tcp", "nodes", "tcp", 53, 53, "hostNetwork pods to CoreDNS"),
         *(IngressRule(f"cni-{r.key}", "nodes", r.protocol, r.from_port, r.to_port, r.description)
           for r in cni.dataplane_ports(cni_name, encapsulation)),
         IngressRule("vpc-nodeports", "vpc-cidr", "tcp", *NODE_PORTS, "NodePort Services (load balancer targets)"),
@@ -48,10 +48,10 @@ def node_ingress_rules(cni_name: str, encapsulation: str) -> tuple[IngressRule, 
         # Unencapsulated pod-to-pod packets keep their pod source address. With an overlay they
         # arrive inside the CNI's tunnel (allowed above); pod traffic to anything outside the pod
         # CIDR is SNATed to the node (natOutgoing / ipMasq).
-        rules.append(IngressRule("cni-pods", "pod-cidr", "-1", None, None, "pod -> pod across nodes (VPC-routed)"))
+        rules.append(IngressRule("cni-pods", "pod-cidr", "-1", None, None, "pod to pod across nodes (VPC-routed)"))
     return tuple(rules)
 
 
 def control_plane_ingress_rules() -> tuple[IngressRule, ...]:
     """Ingress to the control plane's security group from the nodes: the API server only."""
-    return (IngressRule("nodes-api", "nodes", "tcp", 443, 443, "kubelets and pods -> Kubernetes API"),)
+    return (IngressRule("nodes-api", "nodes", "tcp", 443, 443, "kubelets and pods to Kubernetes API"),)

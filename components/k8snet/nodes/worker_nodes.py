@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from ..shared.args import checked
 from ..shared import tags
 from ..shared.node_labels import NODE_NAME_LABEL
-from . import ami, nodeadm, security
+from . import ami, instance_types, nodeadm, security
 
 
 class WorkerNodeArgs(TypedDict):
@@ -68,7 +68,8 @@ class WorkerNodes(pulumi.ComponentResource):
     """EC2 instances in the private subnets that can carry routed pod traffic:
     source/dest check off (the VPC delivers packets addressed to pod IPs, not to the node),
     IMDSv2 only, encrypted gp3 root volume, no public IP, joined by nodeadm with the node's
-    ``k8snet.io/node`` label and a maxPods that fits its pod block.
+    ``k8snet.io/node`` label and a maxPods that fits its pod block and its instance type (nodeadm.max_pods),
+    nodeadm's kube-reserved memory sized for the same figure.
 
     AMI changes are ignored after creation so a newly published AMI never replaces every
     node in one ``pulumi up``; roll nodes one at a time with ``pulumi up --replace <urn>``.
@@ -100,6 +101,13 @@ class WorkerNodes(pulumi.ComponentResource):
         node_rules = security.node_ingress_rules(cni, encapsulation)  # refuses an unknown CNI mode
         super().__init__("k8snet:index:WorkerNodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # vCPUs and memory size kubelet's maxPods (and nodeadm's reservation); the architecture picks the AMI.
+        region = aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
+        offered = instance_types.lookup((n["instance_type"] for n in nodes.values()), region, parent=self)
+        unknown = [p for p in map(offered.problem, sorted({n["instance_type"] for n in nodes.values()})) if p]
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        kinds = {node: offered.types[spec["instance_type"]] for node, spec in nodes.items()}
         cluster_name, extra_tags = args["cluster_name"], args.get("tags") or {}
         owned = tags.cluster_tag(cluster_name, "owned")
 
@@ -149,19 +157,20 @@ class WorkerNodes(pulumi.ComponentResource):
         # The join: one NodeConfig per node (its label and maxPods differ), filled in once the
         # cluster's endpoint and CA are known.
         cluster_dns, scripts = tuple(args.get("cluster_dns") or ()), tuple(args.get("boot_scripts") or ())
+        pods = {node: nodeadm.max_pods(ip_network(spec["pod_cidr"]), kinds[node].vcpus, kinds[node].memory_mib)
+                for node, spec in nodes.items()}
         user_data = {
             node: pulumi.Output.all(args["cluster_endpoint"], args["certificate_authority"]).apply(
-                lambda ec, node=node, block=spec["pod_cidr"]: nodeadm.user_data(nodeadm.node_config(
-                    cluster_name, ec[0], ec[1], args["service_cidr"], nodeadm.max_pods(ip_network(block)),
-                    {NODE_NAME_LABEL: node}, cluster_dns,
+                lambda ec, node=node: nodeadm.user_data(nodeadm.node_config(
+                    cluster_name, ec[0], ec[1], args["service_cidr"], pods[node], {NODE_NAME_LABEL: node}, cluster_dns,
                 ), scripts)
             )
-            for node, spec in nodes.items()
+            for node in nodes
         }
 
         ami_ids = {
             arch: aws.ssm.get_parameter_output(name=ami.eks_ami_parameter(args["kubernetes_version"], arch)).value
-            for arch in sorted({ami.node_architecture(n["instance_type"]) for n in nodes.values()})
+            for arch in sorted({k.architecture for k in kinds.values()})
         }
         root = aws.ec2.InstanceRootBlockDeviceArgs(
             encrypted=True, volume_type="gp3", volume_size=args.get("root_volume_gib", 40), delete_on_termination=True)
@@ -169,7 +178,7 @@ class WorkerNodes(pulumi.ComponentResource):
         for node, spec in nodes.items():
             instances[node] = aws.ec2.Instance(
                 f"{name}-{node}",
-                ami=ami_ids[ami.node_architecture(spec["instance_type"])],
+                ami=ami_ids[kinds[node].architecture],
                 instance_type=spec["instance_type"],
                 subnet_id=args["subnet_ids"][spec["zone"]],
                 vpc_security_group_ids=[sg.id],

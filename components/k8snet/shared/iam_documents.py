@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-AWS_MANAGED = "arn:{partition}:iam::aws:policy/"
-
-
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 def service_trust(service: str, *, tag_session: bool = False) -> dict[str, Any]:
-    """Trust policy letting an AWS service assume the role. EKS's cluster-role guide lists
-    sts:TagSession next to sts:AssumeRole for eks.amazonaws.com."""
+    """Trust policy letting an AWS service assume the role; ``service`` is its principal in the stack's
+    partition (shared/partition.py). EKS's cluster-role guide lists sts:TagSession next to sts:AssumeRole
+    for eks.amazonaws.com."""
     actions = ["sts:AssumeRole", "sts:TagSession"] if tag_session else "sts:AssumeRole"
     return {
         "Version": "2012-10-17",
@@ -28,7 +26,8 @@ def irsa_trust(oidc_provider_arn: str, issuer_url: str, namespace: str, service_
 
     ``issuer_url`` is the cluster's OIDC issuer (https://oidc.eks.<region>.amazonaws.com/id/<ID>);
     condition keys use it without the scheme (EKS user guide, "Assign IAM roles to Kubernetes
-    service accounts")."""
+    service accounts"). The audience is sts.amazonaws.com in every partition, China's too
+    (shared/partition.py)."""
     host = issuer_url.removeprefix("https://")
     return {
         "Version": "2012-10-17",
@@ -47,6 +46,3 @@ def irsa_trust(oidc_provider_arn: str, issuer_url: str, namespace: str, service_
         ],
     }
 
-
-def managed_policy_arn(name: str, partition: str = "aws") -> str:
-    return AWS_MANAGED.format(partition=partition) + name

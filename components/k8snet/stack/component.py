@@ -11,8 +11,7 @@ from typing import Any, NotRequired, Optional, TypedDict
 import pulumi
 
 from ..shared.args import checked
-from ..config import parse_config, plan
-from ..config.zones import lookup_zones
+from ..config import lookup_plan, parse_config
 from .wiring import deploy
 
 
@@ -195,7 +194,7 @@ class KubernetesNetworking(pulumi.ComponentResource):
             import pulumi_aws as aws
 
             region = aws.get_region(opts=pulumi.InvokeOptions(parent=self)).name
-        deployment = deploy(plan(config, region, lookup_zones(parent=self)), prefix=f"{name}-", parent=self)
+        deployment = deploy(lookup_plan(config, region, parent=self), prefix=f"{name}-", parent=self)
         outputs = deployment.outputs()
         for key, value in outputs.items():
             setattr(self, _snake(key), value)
