@@ -1,0 +1,189 @@
+"""The policy pack (policypack/) over the offline engine's dev run, through the one adapter (offline/policy.py):
+the dev stack passes, with every value known and as a first preview sees it; each policy fails a record
+mutated the way a real mistake would look, with its message."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from conftest import ROOT
+
+from k8snet.nodes import nodeadm
+from offline import OfflineEngine
+from offline.policy import load_pack, run_pack
+from policypack.plan import UNKNOWN, Plan, Resource, plain
+from policypack.registry import RULES, load_rules
+
+
+@pytest.fixture(scope="module")
+def dev_result():
+    """One dev run for the module: the pack reads only the recorded resources, not moto."""
+    with OfflineEngine(ROOT, "dev") as engine:
+        result = engine.run()
+    assert result.ok, result.error
+    return result
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_pack(ROOT / "policypack")
+
+
+def test_the_pack_lists_every_rule_once_with_a_level_and_a_reason(pack):
+    rules = load_rules()
+    assert [p.name for p in pack.policies] == list(rules) and len(rules) >= 13
+    for rule in rules.values():
+        assert rule.level.value in ("mandatory", "advisory") and len(rule.why) > 40, rule.name
+
+
+def test_dev_stack_passes_every_policy(pack, dev_result):
+    report = run_pack(pack, dev_result)
+    assert report.violations == [] and report.unknown == [], report.text()
+
+
+def test_dev_stack_as_a_first_preview_sees_it_has_no_violation_and_says_once_what_it_could_not_check(pack, dev_result):
+    report = run_pack(pack, dev_result, preview=True)
+    assert report.violations == [], report.text()
+    assert report.unknown, "a first preview has unknown values; the pack must say what it could not check"
+    per_policy = [u.policy for u in report.unknown]
+    assert len(per_policy) == len(set(per_policy))  # once per policy (resource policies: once per resource)
+    assert all("during preview" in u.message for u in report.unknown)
+    # Identity through property dependencies survives preview: the pod routes are checked, not skipped.
+    assert {"pod-routes", "source-dest-check", "route-table-quota", "cni-pod-blocks"}.isdisjoint(per_policy)
+
+
+def _named(result, name):
+    return next(r for r in result.records.values() if r.name == name)
+
+
+def _first(result, type_token, **match):
+    return next(r for r in result.records.values() if r.type == type_token
+                and all(r.inputs.get(k) == v for k, v in match.items()))
+
+
+def _route(result):
+    _named(result, "pod-routes-node1-us-east-1a").inputs["destinationCidrBlock"] = "10.1.9.0/24"
+
+
+def _src_dst(result):
+    _named(result, "workers-node2").inputs["sourceDestCheck"] = True
+
+
+def _ippool(result):
+    pool = _first(result, "kubernetes:crd.projectcalico.org/v1:IPPool")
+    pool.inputs["spec"]["cidr"] = "10.1.77.0/24"
+
+
+def _selector(result):
+    svc = _named(result, "app-service-webapp")
+    svc.inputs["spec"]["selector"] = {"app": "webap"}
+
+
+def _dns_policy(result):
+    urn = next(u for u, r in result.records.items() if r.type.endswith("NetworkPolicy")
+               and "dns" in r.inputs["metadata"]["name"])
+    del result.records[urn]
+
+
+def _ingress_annotation(result):
+    ing = _first(result, "kubernetes:networking.k8s.io/v1:Ingress")
+    ing.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-pth"] = "/healthz"
+
+
+def _nlb_annotation(result):
+    svc = _named(result, "app-service-webapp-lb")
+    key = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+    svc.inputs["metadata"]["annotations"][key] = "public"
+
+
+def _release_value(result):
+    rel = _first(result, "kubernetes:helm.sh/v3:Release", chart="aws-load-balancer-controller")
+    rel.inputs["values"]["replicaCont"] = 2
+
+
+def _webhook_order(result):
+    svc = _named(result, "app-service-webapp")
+    svc.dependencies = []
+
+
+def _schema(result):
+    dep = _first(result, "kubernetes:apps/v1:Deployment")
+    dep.inputs["spec"]["replica"] = 2
+
+
+def _corefile(result):
+    addon = _first(result, "aws:eks/addon:Addon", addonName="coredns")
+    values = json.loads(addon.inputs["configurationValues"])
+    values["corefile"] = values["corefile"].replace("    ready\n", "")
+    addon.inputs["configurationValues"] = json.dumps(values)
+
+
+def _kubelet_dns(result):
+    node = _named(result, "workers-node3")
+    config = nodeadm.node_config_of(node.inputs["userData"])
+    config["spec"]["kubelet"]["config"]["clusterDNS"] = ["169.254.20.10"]
+    node.inputs["userData"] = nodeadm.user_data(config)
+
+
+def _quota(result):
+    return {"route-table-quota": {"routesPerRouteTable": 4}}
+
+
+MUTATIONS = {
+    "pod-routes": (_route, "route 10.1.9.0/24 -> node1, but node1 owns 10.1.1.0/24"),
+    "source-dest-check": (_src_dst, "node2: source/dest check is on"),
+    "route-table-quota": (_quota, "5 routes (the local route included) exceed the quota of 4"),
+    "cni-pod-blocks": (_ippool, "cidr 10.1.77.0/24 but the VPC routes"),
+    "service-backends": (_selector, "selector {'app': 'webap'} matches no pod template"),
+    "network-policy-flows": (_dns_policy, "kube-dns:53/UDP is denied, expected allowed"),
+    "alb-ingress": (_ingress_annotation, "annotation alb.ingress.kubernetes.io/healthcheck-pth is not one"),
+    "nlb-service-annotations": (_nlb_annotation, "aws-load-balancer-scheme='public' must be one of"),
+    "lb-controller-release": (_release_value, "value replicaCont does not exist in chart"),
+    "lb-controller-webhook-order": (_webhook_order, "may be created while the load balancer controller"),
+    "kubernetes-schema": (_schema, "unknown field(s): 'replica'"),
+    "coredns-corefile": (_corefile, "the root server block has no ready plugin"),
+    "node-local-dns": (_kubelet_dns, "kubelet clusterDNS ['169.254.20.10'], expected nodeadm default"),
+}
+
+
+def test_every_rule_has_a_mutation_test():
+    assert set(MUTATIONS) == set(load_rules())
+
+
+@pytest.mark.parametrize("policy", sorted(MUTATIONS))
+def test_a_mutated_record_fails_its_policy_with_its_message(pack, dev_result, policy):
+    mutate, message = MUTATIONS[policy]
+    result = copy.deepcopy(dev_result)
+    config = mutate(result)
+    report = run_pack(pack, result, config=config)
+    mine = [v for v in report.violations if v.policy == policy]
+    assert any(message in v.message for v in mine), report.text()
+    assert all(v.level == RULES[policy].level.value for v in mine)
+
+
+def test_plain_reads_unknown_values_field_by_field():
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+    props = unknown_checking_proxy({"a": UNKNOWN_STRING_VALUE, "b": [1.0, UNKNOWN_STRING_VALUE], "c": {"d": "x"}})
+    assert plain(props) == {"a": UNKNOWN, "b": [1, UNKNOWN], "c": {"d": "x"}}
+
+
+def test_an_unknown_value_in_one_route_skips_that_route_only():
+    node = Resource("urn:i", "aws:ec2/instance:Instance", "n1",
+                    {"tags": {"k8snet/node": "n1", "k8snet/pod-cidr": "10.1.1.0/24"}, "sourceDestCheck": True})
+    table = Resource("urn:t", "aws:ec2/routeTable:RouteTable", "t", {"tags": {"Name": "t"}})
+    ok = Resource("urn:r1", "aws:ec2/route:Route", "r1", {"networkInterfaceId": UNKNOWN, "routeTableId": UNKNOWN,
+                                                           "destinationCidrBlock": "10.1.1.0/24"},
+                  property_dependencies={"networkInterfaceId": ["urn:i"], "routeTableId": ["urn:t"]})
+    odd = Resource("urn:r2", "aws:ec2/route:Route", "r2", {"networkInterfaceId": UNKNOWN, "routeTableId": UNKNOWN,
+                                                            "destinationCidrBlock": UNKNOWN},
+                   property_dependencies={"networkInterfaceId": ["urn:i"], "routeTableId": ["urn:t"]})
+    from policypack.rules import network
+
+    plan = Plan([node, table, ok, odd])
+    assert list(network.check_pod_routes(plan, {})) == []
+    assert [v.message for v in network.check_source_dest(plan, {})] == [
+        "n1: source/dest check is on, so AWS drops the routed pod traffic for 10.1.1.0/24"]
+    assert plan.notes == ["route r2 (destinationCidrBlock)"]
