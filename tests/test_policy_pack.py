@@ -187,3 +187,61 @@ def test_an_unknown_value_in_one_route_skips_that_route_only():
     assert [v.message for v in network.check_source_dest(plan, {})] == [
         "n1: source/dest check is on, so AWS drops the routed pod traffic for 10.1.1.0/24"]
     assert plan.notes == ["route r2 (destinationCidrBlock)"]
+
+
+def test_the_pack_boots_as_the_cli_runs_it_and_answers_the_analyzer_protocol():
+    """`python -m pulumi.policy <engine> policypack`, as the Pulumi CLI starts a Python pack: the real
+    PolicyPack serves gRPC; AnalyzeStack over a wrong pod route and an unknown value answers as the CLI shows."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    import grpc
+    from google.protobuf import empty_pb2, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    proc = subprocess.Popen([sys.executable, "-m", "pulumi.policy", "127.0.0.1:1", str(ROOT / "policypack")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, proc.stderr.read1().decode() if proc.poll() is not None else "the pack printed no port in 60 s"
+        port = int(proc.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert info.name == "k8snet" and [p.name for p in info.policies] == list(load_rules())
+
+            def resource(type_, urn, props, deps=None):
+                struct = struct_pb2.Struct()
+                struct.update(props)
+                return analyzer_pb2.AnalyzerResource(
+                    type=type_, urn=urn, name=urn.rsplit("::", 1)[-1], properties=struct,
+                    propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                                          for k, v in (deps or {}).items()})
+
+            node = resource("aws:ec2/instance:Instance", "urn:pulumi:s::p::aws:ec2/instance:Instance::n1",
+                            {"tags": {"k8snet/node": "n1", "k8snet/pod-cidr": "10.1.1.0/24"}, "sourceDestCheck": False})
+            table = resource("aws:ec2/routeTable:RouteTable", "urn:pulumi:s::p::aws:ec2/routeTable:RouteTable::t",
+                             {"tags": {"Name": "t"}})
+            deps = {"networkInterfaceId": [node.urn], "routeTableId": [table.urn]}
+            wrong = resource("aws:ec2/route:Route", "urn:pulumi:s::p::aws:ec2/route:Route::r1",
+                             {"destinationCidrBlock": "10.1.2.0/24", "networkInterfaceId": UNKNOWN_STRING_VALUE,
+                              "routeTableId": UNKNOWN_STRING_VALUE}, deps)
+            unknown = resource("aws:ec2/route:Route", "urn:pulumi:s::p::aws:ec2/route:Route::r2",
+                               {"destinationCidrBlock": UNKNOWN_STRING_VALUE, "networkInterfaceId": UNKNOWN_STRING_VALUE,
+                                "routeTableId": UNKNOWN_STRING_VALUE}, deps)
+            reply = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[node, table, wrong, unknown]),
+                                      timeout=30)
+        routes = [d for d in reply.diagnostics if d.policyName == "pod-routes"]
+        mandatory = [d for d in routes if d.enforcementLevel == analyzer_pb2.MANDATORY]
+        assert any("route 10.1.2.0/24 -> n1, but n1 owns 10.1.1.0/24" in d.message for d in mandatory), reply
+        advisory = [d for d in routes if d.enforcementLevel == analyzer_pb2.ADVISORY]
+        assert len(advisory) == 1 and "can't run policy 'pod-routes'" in advisory[0].message
+        assert "route r2 (destinationCidrBlock)" in advisory[0].message
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
