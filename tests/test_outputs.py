@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import yaml
 from conftest import ROOT
 
-from offline import OfflineEngine, diagram, outputs
+from offline import diagram, outputs
 from offline.__main__ import main
 from offline.kube.api_server import unwrap_secrets
 from offline.kube.schemas import KubeSchemas
 
 DOCS_DOT = ROOT / "docs" / "network-dev.dot"
-
-
-@pytest.fixture(scope="module")
-def dev_run():
-    """One dev run for the tests that only read it (the records, not moto)."""
-    with OfflineEngine(ROOT, "dev") as engine:
-        result = engine.run()
-    assert result.ok, result.error
-    return result
 
 
 def _secret_values(result) -> list[str]:
@@ -49,8 +39,8 @@ def _secret_values(result) -> list[str]:
     return found
 
 
-def test_json_render_dir_and_diagram_hold_no_secret_and_render_apply_able_objects(dev_run, tmp_path):
-    result = dev_run
+def test_json_render_dir_and_diagram_hold_no_secret_and_render_apply_able_objects(dev_records, tmp_path):
+    result = dev_records
     secrets = _secret_values(result)
     assert secrets, "the dev stack has generated passwords to leak"
     doc = json.dumps(outputs.document(result, [], []), sort_keys=True, default=str)
@@ -73,8 +63,8 @@ def test_json_render_dir_and_diagram_hold_no_secret_and_render_apply_able_object
     assert all(i > first_ns for i, p in enumerate(written) if "-webapp-" in p.name and "namespace" not in p.name)
 
 
-def test_diagram_shows_each_node_block_and_its_pod_route_in_every_private_table(dev_run, tmp_path):
-    result = dev_run
+def test_diagram_shows_each_node_block_and_its_pod_route_in_every_private_table(dev_records, tmp_path):
+    result = dev_records
     dot = diagram.dot_source(result)
     for n in (1, 2, 3):
         assert f"node{n}\\npods 10.1.{n}.0/24\\nsrc/dst check off" in dot

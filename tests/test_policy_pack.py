@@ -11,19 +11,9 @@ import pytest
 from conftest import ROOT
 
 from k8snet.nodes import nodeadm
-from offline import OfflineEngine
 from offline.policy import load_pack, run_pack
 from policypack.plan import UNKNOWN, Plan, Resource, plain
 from policypack.registry import RULES, load_rules
-
-
-@pytest.fixture(scope="module")
-def dev_result():
-    """One dev run for the module: the pack reads only the recorded resources, not moto."""
-    with OfflineEngine(ROOT, "dev") as engine:
-        result = engine.run()
-    assert result.ok, result.error
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +28,13 @@ def test_the_pack_lists_every_rule_once_with_a_level_and_a_reason(pack):
         assert rule.level.value in ("mandatory", "advisory") and len(rule.why) > 40, rule.name
 
 
-def test_dev_stack_passes_every_policy(pack, dev_result):
-    report = run_pack(pack, dev_result)
+def test_dev_stack_passes_every_policy(pack, dev_records):
+    report = run_pack(pack, dev_records)
     assert report.violations == [] and report.unknown == [], report.text()
 
 
-def test_dev_stack_as_a_first_preview_sees_it_has_no_violation_and_says_once_what_it_could_not_check(pack, dev_result):
-    report = run_pack(pack, dev_result, preview=True)
+def test_dev_stack_as_a_first_preview_sees_it_has_no_violation_and_says_once_what_it_could_not_check(pack, dev_records):
+    report = run_pack(pack, dev_records, preview=True)
     assert report.violations == [], report.text()
     assert report.unknown, "a first preview has unknown values; the pack must say what it could not check"
     per_policy = [u.policy for u in report.unknown]
@@ -153,9 +143,9 @@ def test_every_rule_has_a_mutation_test():
 
 
 @pytest.mark.parametrize("policy", sorted(MUTATIONS))
-def test_a_mutated_record_fails_its_policy_with_its_message(pack, dev_result, policy):
+def test_a_mutated_record_fails_its_policy_with_its_message(pack, dev_records, policy):
     mutate, message = MUTATIONS[policy]
-    result = copy.deepcopy(dev_result)
+    result = copy.deepcopy(dev_records)
     config = mutate(result)
     report = run_pack(pack, result, config=config)
     mine = [v for v in report.violations if v.policy == policy]
