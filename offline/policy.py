@@ -115,14 +115,23 @@ def _inputs(record: Registration, preview: bool) -> dict:
     return {k: _sentinel(v) if record.property_dependencies.get(k) else v for k, v in inputs.items()}
 
 
+def _merge(base: Any, over: Any) -> Any:
+    """``over`` laid on ``base``, maps merged key by key (what the provider filled in stays: a clusterIP)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
 def _state(record: Registration, preview: bool) -> dict:
-    """A resource's state as AnalyzeStack sees it: outputs, with the inputs the program sent."""
+    """A resource's state as AnalyzeStack sees it: its outputs (the provider's state), with the inputs the
+    program sent; in a first preview, every output the program did not send is unknown."""
     outputs = unwrap_secrets(record.outputs)
     if not record.custom:
         return outputs
     if preview:
         outputs = {k: _sentinel(v) for k, v in outputs.items()}
-    return {**outputs, **_inputs(record, preview)}
+        return {**outputs, **_inputs(record, preview)}
+    return _merge(outputs, _inputs(record, preview))
 
 
 def _options(record: Registration) -> PolicyResourceOptions:

@@ -19,7 +19,10 @@ from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
+from offline.kube.addons import addon_objects
 from offline.kube.api_server import is_api_object
+
+CLUSTER, ADDON = "aws:eks/cluster:Cluster", "aws:eks/addon:Addon"
 
 
 class _Unknown:
@@ -131,8 +134,17 @@ class Plan:
         return [r for r in found if type_token is None or r.type == type_token]
 
     def kube_objects(self) -> list[dict]:
-        """The Kubernetes API objects the stack creates (patches and Helm releases left out)."""
-        return [r.props for r in self.resources if is_api_object(r.type) and not r.type.endswith("Patch")]
+        """The Kubernetes API objects the stack creates (patches and Helm releases left out), and those its EKS
+        add-ons install that its objects refer to (CoreDNS's pods and kube-dns Service)."""
+        own = [r.props for r in self.resources if is_api_object(r.type) and not r.type.endswith("Patch")]
+        return own + self.addon_objects()
+
+    def addon_objects(self) -> list[dict]:
+        clusters = self.of_type(CLUSTER)
+        cidr = mapping(clusters[0].props.get("kubernetesNetworkConfig")).get("serviceIpv4Cidr") if clusters else None
+        if len(clusters) != 1 or not isinstance(cidr, str):
+            return []
+        return [o for addon in self.of_type(ADDON) for o in addon_objects(addon.props, cidr)]
 
     def kube_object_map(self) -> dict[tuple[str, str, str, str], dict]:
         """The objects keyed like the API server keys them: (apiVersion, kind, namespace, name)."""

@@ -44,6 +44,18 @@ def test_dev_stack_as_a_first_preview_sees_it_has_no_violation_and_says_once_wha
     assert {"pod-routes", "source-dest-check", "route-table-quota", "cni-pod-blocks"}.isdisjoint(per_policy)
 
 
+@pytest.mark.parametrize("config", [{"cni": "flannel", "encapsulation": "vxlan"},
+                                    {"nodeLocalDns": True, "kubeProxyMode": "ipvs"}], ids=["flannel-vxlan", "nld-ipvs"])
+def test_other_shapes_of_the_stack_pass_too(pack, run_stack, config):
+    """No false alarm where the rules read other shapes: an overlay (no pod routes: the encapsulation comes from
+    the CNI's values) and node-local-dns with ipvs (kubelet clusterDNS in the user data)."""
+    result, _ = run_stack(config)
+    assert result.ok, result.error
+    report = run_pack(pack, result)
+    assert report.violations == [] and report.unknown == [], report.text()
+    assert run_pack(pack, result, preview=True).violations == []
+
+
 def _named(result, name):
     return next(r for r in result.records.values() if r.name == name)
 
