@@ -9,6 +9,7 @@ import json
 
 from k8snet.shared import tags
 from offline.checks import alb
+from offline.checks.app import WORKLOAD_KINDS
 
 from ..plan import Plan, known
 from ..registry import ADVISORY, MANDATORY, stack_rule
@@ -55,8 +56,10 @@ def check_alb_ingress(plan: Plan, config: dict):
                                        "the Ingresses")):
         who = f"Ingress {ing['metadata'].get('namespace', 'default')}/{ing['metadata']['name']}"
         with plan.checking(who):
-            relevant = [o for o in objects if o.get("kind") not in ("ConfigMap", "Secret")]
-            found, targets = alb.ingress_object_problems(ing, known(relevant, "its Services, pods and policies"))
+            workloads = known([o for o in objects if o.get("kind") in ("NetworkPolicy", "Pod", *WORKLOAD_KINDS)],
+                              "the workloads and NetworkPolicies")
+            relevant = workloads + known_services(plan)
+            found, targets = alb.ingress_object_problems(ing, relevant)
             yield from found
             addresses = node_addresses(plan)
             for where, svc, port in targets:

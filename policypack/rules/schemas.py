@@ -41,8 +41,11 @@ def check_schemas(plan: Plan, config: dict):
         if has_unknown(r.props):
             plan.note(f"{r.type} {r.name}: not validated (a value is unknown)")
             continue
+        # Keys the Kubernetes provider may keep beside the object in its state ("__inputs" in older versions)
+        # are no object field.
+        obj = {k: v for k, v in r.props.items() if not k.startswith("__")}
         try:
-            errors = schemas.errors(r.props, partial=r.type.endswith("Patch"))
+            errors = schemas.errors(obj, partial=r.type.endswith("Patch"))
         except UnknownKind as exc:
             errors = [str(exc)]
         for error in errors:
