@@ -6,11 +6,13 @@ Every client is the doctor's guarded one: the calls it made are asserted to be r
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+import yaml
 from botocore.stub import Stubber
 from conftest import ROOT
 
@@ -18,7 +20,7 @@ from k8snet.config import parse_program_config
 from k8snet.dns.corefile import coredns_corefile
 from k8snet.doctor import __main__ as doctor
 from k8snet.doctor import aws, findings, readonly
-from k8snet.doctor.inputs import stack_config
+from k8snet.doctor.inputs import stack_config, stack_outputs
 from offline import OfflineEngine
 from offline.kube.api_server import unwrap_secrets
 
@@ -299,11 +301,27 @@ def test_cli_reads_files_and_exits_like_the_preview(live, tmp_path, capsys):
     assert [f["detail"] for f in doc["findings"] if f["status"] == "FAIL"] == [
         "no load balancer has this DNS name", "no load balancer has this DNS name"]
     assert [f["status"] for f in doc["findings"] if f["check"] == "route quota"] == ["ok", "ok"]
-    assert [f["status"] for f in doc["findings"] if f["check"] == "eip quota"] == ["warn"]
+    assert [f["status"] for f in doc["findings"] if f["check"] == "eip quota"] == ["ERROR"]  # moto: no EC2 quotas
     assert doctor.main(["--outputs", str(tmp_path / "missing.json"), "--config-file", str(ROOT / "Pulumi.dev.yaml")]) == 2
 
 
-def test_config_file_and_cli_json_give_the_programs_config():
+def test_config_file_and_cli_json_give_the_programs_config(tmp_path, monkeypatch):
     from_file = stack_config("dev", ROOT / "Pulumi.dev.yaml")
     assert from_file.cni == "calico" and from_file.nat_gateways == "single" and len(from_file.nodes) == 3
     assert coredns_corefile(from_file.coredns).count("myapp.local") == 1
+    # The same through `pulumi config --json --show-secrets` (its shape: key -> {value, objectValue?, secret}).
+    raw = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    listed = {k: {"value": json.dumps(v) if isinstance(v, (dict, list)) else str(v), "secret": False,
+                  **({"objectValue": v} if isinstance(v, (dict, list)) else {})} for k, v in raw.items()}
+    (tmp_path / "config.json").write_text(json.dumps(listed))
+    (tmp_path / "outputs.json").write_text(json.dumps({"region": "us-east-1"}))
+    fake = tmp_path / "pulumi"
+    fake.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
+                    'case "$1" in config) cat "$(dirname "$0")/config.json";; stack) cat "$(dirname "$0")/outputs.json";; '
+                    'esac\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert stack_config("dev") == from_file
+    assert stack_outputs("dev") == {"region": "us-east-1"}
+    assert (tmp_path / "calls").read_text().splitlines() == [
+        "config --json --show-secrets --stack dev", "stack output --json --show-secrets --stack dev"]

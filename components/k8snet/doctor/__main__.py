@@ -3,8 +3,8 @@
     python -m k8snet.doctor --stack dev                  # outputs and config from the Pulumi CLI
     python -m k8snet.doctor --outputs out.json --config-file Pulumi.dev.yaml --json
 
-Exit status like the preview: 0 all checks pass (warnings allowed); 1 a check failed; 2 the stack's outputs
-or config could not be read. Progress goes to stderr; the table (or --json) to stdout.
+Exit status like the preview: 0 all checks pass (warnings allowed); 1 a check failed or could not run; 2 the
+stack's outputs or config could not be read. Progress goes to stderr; the table (or --json) to stdout.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def run(outputs: dict, cfg, aws_client, kube_apis=None, progress=lambda message:
         except Exception as exc:  # noqa: BLE001 -- reported as "could not check", with the reason
             if type(exc).__name__ == "ReadOnlyViolation":
                 raise
-            found.append(f.warn(check.__name__.replace("_", " "), "-", f"could not check: {exc}",
-                                "the doctor needs the read permissions listed in the README"))
+            found.append(f.error(check.__name__.replace("_", " "), "-", f"could not check: {exc}",
+                                 "the doctor needs the read permissions of docs/ci.md (ReadOnlyAccess and "
+                                 "servicequotas:GetServiceQuota)"))
     if kube_apis is None:
         found.append(f.skip("nodes", "-", "no Kubernetes API (--no-kube)"))
         return found
@@ -46,8 +47,9 @@ def run(outputs: dict, cfg, aws_client, kube_apis=None, progress=lambda message:
         except Exception as exc:  # noqa: BLE001
             if type(exc).__name__ == "ReadOnlyViolation":
                 raise
-            found.append(f.warn(check.__name__, "-", f"could not check: {exc}",
-                                "the kubeconfig's user needs get/list on nodes and ippools"))
+            found.append(f.error(check.__name__, "-", f"could not check: {exc}",
+                                 "the kubeconfig's user needs list on nodes and ippools (and the aws CLI for its "
+                                 "exec plugin)"))
     return found
 
 
