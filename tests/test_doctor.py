@@ -325,3 +325,28 @@ def test_config_file_and_cli_json_give_the_programs_config(tmp_path, monkeypatch
     assert stack_outputs("dev") == {"region": "us-east-1"}
     assert (tmp_path / "calls").read_text().splitlines() == [
         "config --json --show-secrets --stack dev", "stack output --json --show-secrets --stack dev"]
+
+
+def test_targets_read_from_moto_healthy_and_a_stopped_node_fails(live):
+    """moto models target health for instance targets: healthy while running, unused once stopped."""
+    outputs, cfg, ec2 = live
+    elbv2 = boto3.client("elbv2", region_name=outputs["region"])
+    lb = elbv2.create_load_balancer(Name="doctor-test", Subnets=sorted(outputs["publicSubnetIds"].values()),
+                                    Scheme="internet-facing", Type="application")["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="doctor-test", Protocol="HTTP", Port=30080, VpcId=outputs["vpcId"],
+                                   TargetType="instance")["TargetGroups"][0]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    ids = sorted(n["instanceId"] for n in outputs["nodes"].values())
+    elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i, "Port": 30080} for i in ids])
+    mine = {**outputs, "albHostname": lb["DNSName"], "appLoadBalancerHostname": ""}
+    account = Account(outputs["region"])
+    try:
+        assert [x.status for x in aws.targets(account, mine, cfg)] == [findings.OK] * 3
+        ec2.stop_instances(InstanceIds=[outputs["nodes"]["node1"]["instanceId"]])
+        found = aws.targets(account, mine, cfg)
+    finally:
+        ec2.start_instances(InstanceIds=[outputs["nodes"]["node1"]["instanceId"]])
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    assert _failed(found) == ["target node1 in doctor-test: unused Target.InvalidState Target is in the stopped state"]
+    account.assert_reads_only()
