@@ -247,3 +247,23 @@ def test_the_pack_boots_as_the_cli_runs_it_and_answers_the_analyzer_protocol():
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_an_ingress_backend_whose_node_port_the_api_server_assigns_is_an_instance_target():
+    """A plan holds a NodePort Service as sent: without the nodePort the API server will assign. The ALB check
+    reads the Service's type; a ClusterIP Service stays refused."""
+    from offline.checks import alb
+
+    def svc(kind):
+        return {"kind": "Service", "metadata": {"name": "web", "namespace": "ns"},
+                "spec": {"type": kind, "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}}
+
+    ing = {"kind": "Ingress", "metadata": {"name": "web", "namespace": "ns", "annotations": {}},
+           "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [
+               {"path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}}
+    found, targets = alb.ingress_object_problems(ing, [svc("NodePort")])
+    assert found == [] and len(targets) == 1
+    found, targets = alb.ingress_object_problems(ing, [svc("ClusterIP")])
+    assert targets == [] and found == ["Ingress ns/web */: instance targets need a NodePort or LoadBalancer Service; "
+                                       "web is ClusterIP"]
