@@ -23,7 +23,7 @@ def pack():
 
 def test_the_pack_lists_every_rule_once_with_a_level_and_a_reason(pack):
     rules = load_rules()
-    assert [p.name for p in pack.policies] == list(rules) and len(rules) >= 13
+    assert [p.name for p in pack.policies] == list(rules) and len(rules) >= 16
     for rule in rules.values():
         assert rule.level.value in ("mandatory", "advisory") and len(rule.why) > 40, rule.name
 
@@ -129,6 +129,23 @@ def _kubelet_dns(result):
     node.inputs["userData"] = nodeadm.user_data(config)
 
 
+def _field(result):
+    rule = _first(result, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    rule.inputs["description"] = "nodes -> pods"
+
+
+def _kubelet_pods(result):
+    node = _named(result, "workers-node1")
+    config = nodeadm.node_config_of(node.inputs["userData"])
+    config["spec"]["kubelet"]["config"]["maxPods"] = 200
+    node.inputs["userData"] = nodeadm.user_data(config)
+
+
+def _node_role(result):
+    role = _named(result, "cluster-node-role")
+    role.inputs["assumeRolePolicy"] = role.inputs["assumeRolePolicy"].replace("ec2.amazonaws.com", "ec2.amazonaws.com.cn")
+
+
 def _quota(result):
     return {"route-table-quota": {"routesPerRouteTable": 4}}
 
@@ -147,6 +164,9 @@ MUTATIONS = {
     "kubernetes-schema": (_schema, "unknown field(s): 'replica'"),
     "coredns-corefile": (_corefile, "the root server block has no ready plugin"),
     "node-local-dns": (_kubelet_dns, "kubelet clusterDNS ['169.254.20.10'], expected nodeadm default"),
+    "aws-field-constraints": (_field, "InvalidParameterValue: description 'nodes -> pods' contains '>'"),
+    "node-kubelet-sizing": (_kubelet_pods, "workers-node1: kubelet admits 200 pods but nodeadm reserves"),
+    "node-role-trust": (_node_role, "trusts ['ec2.amazonaws.com.cn'], not ec2.amazonaws.com"),
 }
 
 
