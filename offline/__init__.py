@@ -4,7 +4,15 @@
 across objects; ``report`` renders it; ``python -m offline`` is the CLI.
 """
 
-from .aws.rules import AwsRejection
-from .harness.engine import OfflineEngine, RunResult
+# Imported on first use (PEP 562): the policy pack imports the pure checks (offline.checks.app, offline.kube.schemas)
+# without moto or boto3, which the engine needs.
+_EXPORTS = {"AwsRejection": ".aws.rules", "OfflineEngine": ".harness.engine", "RunResult": ".harness.engine"}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["AwsRejection", "OfflineEngine", "RunResult"]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'offline' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

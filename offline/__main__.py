@@ -2,6 +2,7 @@
 
     python -m offline                         # the dev stack
     python -m offline --stack dev --config availabilityZones=3 --config 'nodes={node1: {index: 1}}'
+    python -m offline --policy-pack policypack --json --render-dir out/k8s --diagram docs/network-dev.svg
 
 Exit status: 0 all good; 1 AWS would reject something, a cross-object check failed, or the
 program crashed; 2 the stack configuration is invalid.
@@ -10,11 +11,12 @@ program crashed; 2 the stack configuration is invalid.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
-from . import checks, report
+from . import checks, outputs, report
 from .checks.stack import stack_config
 from .harness.engine import OfflineEngine
 from .harness.project import ProjectError, parse_yaml
@@ -37,11 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", "-c", action="append", type=_parse_setting, default=[], metavar="KEY=VALUE",
                         help="override a config value (YAML value; key without namespace means this project)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="project directory (default: current)")
+    outputs.add_arguments(parser)
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):  # --json: stdout holds JSON only
+        return _preview(args, stdout)
 
+
+def _preview(args, stdout) -> int:
     print(f"Previewing update ({args.stack}) offline: in-process Pulumi runtime, AWS simulated by moto\n")
     with OfflineEngine(args.cwd, args.stack, dict(args.config)) as engine:
+        outputs.progress("running the program against moto and the simulated API server")
         result = engine.run()
+        outputs.progress(f"{len(result.resources)} resources registered; checking")
         if not result.ok:
             print(f"error: {result.error}", file=sys.stderr)
             if result.traceback:
@@ -71,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nCoreDNS:")
         print(report.coredns_section(result, engine.kube.objects))
         problems = checks.run_all(result, engine)
+        status = outputs.finish(args, result, engine, problems, stdout)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:
@@ -82,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
           "subnets and policies.")
     print("DNS checks: the Corefile parses and keeps the kubernetes plugin for cluster.local, ready and health; "
           "node-local-dns and kubelet's clusterDNS match the kube-proxy mode.")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

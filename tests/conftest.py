@@ -47,6 +47,16 @@ def dev_stack(run_stack):
     return result, engine
 
 
+@pytest.fixture(scope="session")
+def dev_records():
+    """The dev stack's RunResult, run once for the session, for tests that read only what it recorded
+    (resources, inputs, dependencies, exports), not the simulated AWS it left behind."""
+    with OfflineEngine(ROOT, "dev") as engine:
+        result = engine.run()
+    assert result.ok, result.error
+    return result
+
+
 def nodes_config(*indices: int, **extra) -> dict:
     """A `nodes` map node<i> -> {index: i} (plus any per-node extras keyed by node name)."""
     return {f"node{i}": {"index": i, **extra.get(f"node{i}", {})} for i in indices}

@@ -453,18 +453,31 @@ def rows_for(type_token: str) -> list[Constraint]:
     return [c for c in TABLE if type_token in c.types or (c.types == ("*",) and type_token.startswith("aws:"))]
 
 
-def check(type_token: str, inputs: dict, partition: str = "aws") -> None:
-    """Raise AwsRejection for the first field of ``inputs`` the table refuses (rows in table order)."""
+def violations(type_token: str, inputs: dict, partition: str = "aws", skip=None):
+    """(row, field, value, problem) for every field of ``inputs`` the table refuses, rows in table order.
+    ``skip(value)`` true: that value is not judged (the policy pack passes values unknown during preview)."""
     plain = _plain(inputs)
     for row in rows_for(type_token):
         for where, value in _values(plain, row.field):
+            if skip is not None and skip(value):
+                continue
             problem = row.rule.test(value, plain, partition)
             if problem:
-                shown = value if len(str(value)) <= 80 else f"{str(value)[:77]}..."
-                aws_says = f' (AWS: "{row.message}")' if row.message else ""
-                rejection = AwsRejection(row.code, f"{where} {shown!r} {problem}{aws_says} [{row.source}]")
-                rejection.constraint = row
-                raise rejection
+                yield row, where, value, problem
+
+
+def message(row: Constraint, where: str, value: Any, problem: str) -> str:
+    shown = value if len(str(value)) <= 80 else f"{str(value)[:77]}..."
+    aws_says = f' (AWS: "{row.message}")' if row.message else ""
+    return f"{where} {shown!r} {problem}{aws_says} [{row.source}]"
+
+
+def check(type_token: str, inputs: dict, partition: str = "aws") -> None:
+    """Raise AwsRejection for the first field of ``inputs`` the table refuses (rows in table order)."""
+    for row, where, value, problem in violations(type_token, inputs, partition):
+        rejection = AwsRejection(row.code, message(row, where, value, problem))
+        rejection.constraint = row
+        raise rejection
 
 
 # --- auto-naming: the name the provider gives a resource that was not given one ---------------------------

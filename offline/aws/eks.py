@@ -188,34 +188,6 @@ def addon(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     }
 
 
-def addon_objects(ctx: AwsContext, inputs: dict) -> list[dict]:
-    """Kubernetes objects an add-on installs that the stack's own objects refer to. The CoreDNS add-on:
-    the ``kube-dns`` Service on the service CIDR's 10th address (where nodeadm points kubelet) and the
-    ``coredns`` Deployment whose pods carry ``k8s-app: kube-dns`` (the EKS user guide's image path is
-    ``<account>.dkr.ecr.<region>.amazonaws.com/eks/coredns:<add-on version>``). Only what selectors,
-    ports and addresses need is modelled."""
-    if inputs.get("addonName") != "coredns":
-        return []
-    info = ctx.eks_clusters[inputs["clusterName"]]
-    svc = ipaddress.ip_network(info["serviceIpv4Cidr"])
-    labels = {"k8s-app": "kube-dns", "eks.amazonaws.com/component": "coredns"}
-    meta = {"namespace": "kube-system", "labels": labels}
-    ports = [("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]
-    image = f"602401143452.dkr.ecr.{ctx.region}.amazonaws.com/eks/coredns:{inputs.get('addonVersion')}"
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "name": "kube-dns"},
-               "spec": {"clusterIP": str(svc.network_address + 10), "selector": {"k8s-app": "kube-dns"},
-                        "ports": [{"name": n, "port": p, "protocol": proto, "targetPort": p} for n, p, proto in ports]}}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {**meta, "name": "coredns"},
-                  "spec": {"replicas": 2, "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                           "template": {"metadata": {"labels": labels}, "spec": {
-                               "serviceAccountName": "coredns", "priorityClassName": "system-cluster-critical",
-                               "containers": [{"name": "coredns", "image": image,
-                                               "args": ["-conf", "/etc/coredns/Corefile"],
-                                               "ports": [{"name": n, "containerPort": p, "protocol": proto}
-                                                         for n, p, proto in ports]}]}}}}
-    return [service, deployment]
-
-
 HANDLERS = {
     "aws:eks/cluster:Cluster": cluster,
     "aws:eks/accessEntry:AccessEntry": access_entry,

@@ -20,11 +20,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.eks.models import eks_backends
-from moto.iam.models import iam_backends
-from moto.utilities.utils import get_partition
-
 from k8snet.ingress import lb_controller
 from k8snet.shared import tags
 from k8snet.app.manifests import NLB_CLASS
@@ -99,15 +94,26 @@ class AwsView:
 
     ec2: Any  # a boto3 EC2 client
     region: str = "us-east-1"
-    account_id: str = DEFAULT_ACCOUNT_ID
+    account_id: str = ""  # moto's default account
+
+    def __post_init__(self):
+        # moto is imported here, not at module level: the policy pack imports this module without it.
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        self.account_id = self.account_id or DEFAULT_ACCOUNT_ID
 
     def cluster_names(self) -> set[str]:
+        from moto.eks.models import eks_backends
+
         return set(eks_backends[self.account_id][self.region].clusters)
 
     def vpc_ids(self) -> set[str]:
         return {v["VpcId"] for v in self.ec2.describe_vpcs()["Vpcs"]}
 
     def role_trust(self, role_name: str) -> dict | None:
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
         roles = iam_backends[self.account_id][get_partition(self.region)].roles.values()
         role = next((r for r in roles if r.name == role_name), None)
         return json.loads(role.assume_role_policy_document) if role else None
@@ -229,41 +235,63 @@ def service_port(service: Mapping, ref_port: Mapping) -> Mapping | None:
 def ingress_problems(objects: Iterable[Mapping], ec2) -> list[str]:
     objects = list(objects)
     problems = []
+    for ing in alb_ingresses(objects):
+        who = f"Ingress {ing['metadata'].get('namespace', 'default')}/{ing['metadata']['name']}"
+        ann = ing["metadata"].get("annotations") or {}
+        if annotation_problems(ann, "ingressAnnotations", who):  # nothing else is read right then
+            problems += annotation_problems(ann, "ingressAnnotations", who)
+            continue
+        found, targets = ingress_object_problems(ing, objects)
+        problems += found
+        nodes = [(f"node {n.name}", n.private_ip) for n in sorted(routes.nodes(ec2).values(), key=lambda n: n.name)]
+        for where, svc, port in targets:
+            problems += policy_problems(where, svc, port, objects, nodes)
+        problems += subnet_problems(who, ann.get("alb.ingress.kubernetes.io/scheme", "internal"), ec2)
+    return problems
+
+
+def has_node_port(svc: Mapping, port: Mapping) -> bool:
+    """Whether the port gets a nodePort: set, or allocated by the API server (a plan's objects lack the latter)."""
+    spec = svc.get("spec") or {}
+    return "nodePort" in port or spec.get("type") == "NodePort" or \
+        (spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True) is not False)
+
+
+def ingress_object_problems(ing: Mapping, objects: Iterable[Mapping]) -> tuple[list[str], list[tuple]]:
+    """What the Ingress object itself gets wrong (annotations, listeners, paths, backends), and its instance
+    targets as (where, Service, port) for the checks that need the nodes. Also the policy pack's rule."""
     services = {(s["metadata"].get("namespace", "default"), s["metadata"]["name"]): s
                 for s in _of_kind(objects, "Service")}
-    for ing in alb_ingresses(objects):
-        ns = ing["metadata"].get("namespace", "default")
-        who = f"Ingress {ns}/{ing['metadata']['name']}"
-        ann = ing["metadata"].get("annotations") or {}
-        found = annotation_problems(ann, "ingressAnnotations", who)
-        problems += found
-        if found:
+    ns = ing["metadata"].get("namespace", "default")
+    who = f"Ingress {ns}/{ing['metadata']['name']}"
+    ann = ing["metadata"].get("annotations") or {}
+    problems = annotation_problems(ann, "ingressAnnotations", who)
+    if problems:
+        return problems, []
+    problems += _listener_problems(who, ing, ann)
+    for rule in (ing.get("spec") or {}).get("rules") or []:
+        for p in (rule.get("http") or {}).get("paths") or []:
+            if p.get("pathType") in ("Prefix", "Exact") and re.search(r"[*?]", p.get("path", "")):
+                problems.append(f"{who}: {p['pathType']} path {p['path']!r} has a wildcard (the controller "
+                                "refuses it)")
+    target_type = ann.get("alb.ingress.kubernetes.io/target-type", "instance")
+    targets = []
+    for host, path, ref in backends(ing):
+        svc = services.get((ns, ref.get("name")))
+        where = f"{who} {host}{path if path.startswith('/') else ' ' + path}"
+        if svc is None:
+            problems.append(f"{where}: backend Service {ns}/{ref.get('name')} does not exist")
             continue
-        problems += _listener_problems(who, ing, ann)
-        for rule in (ing.get("spec") or {}).get("rules") or []:
-            for p in (rule.get("http") or {}).get("paths") or []:
-                if p.get("pathType") in ("Prefix", "Exact") and re.search(r"[*?]", p.get("path", "")):
-                    problems.append(f"{who}: {p['pathType']} path {p['path']!r} has a wildcard (the controller "
-                                    "refuses it)")
-        target_type = ann.get("alb.ingress.kubernetes.io/target-type", "instance")
-        for host, path, ref in backends(ing):
-            svc = services.get((ns, ref.get("name")))
-            where = f"{who} {host}{path if path.startswith('/') else ' ' + path}"
-            if svc is None:
-                problems.append(f"{where}: backend Service {ns}/{ref.get('name')} does not exist")
-                continue
-            port = service_port(svc, ref.get("port") or {})
-            if port is None:
-                problems.append(f"{where}: Service {ref.get('name')} has no port {ref.get('port')}")
-                continue
-            if target_type == "instance" and "nodePort" not in port:
-                problems.append(f"{where}: instance targets need a NodePort or LoadBalancer Service; "
-                                f"{ref.get('name')} is {(svc.get('spec') or {}).get('type', 'ClusterIP')}")
-                continue
-            problems += _policy_problems(where, svc, port, objects, ec2)
-        scheme = ann.get("alb.ingress.kubernetes.io/scheme", "internal")
-        problems += subnet_problems(who, scheme, ec2)
-    return problems
+        port = service_port(svc, ref.get("port") or {})
+        if port is None:
+            problems.append(f"{where}: Service {ref.get('name')} has no port {ref.get('port')}")
+            continue
+        if target_type == "instance" and not has_node_port(svc, port):
+            problems.append(f"{where}: instance targets need a NodePort or LoadBalancer Service; "
+                            f"{ref.get('name')} is {(svc.get('spec') or {}).get('type', 'ClusterIP')}")
+            continue
+        targets.append((where, svc, port))
+    return problems, targets
 
 
 def _listener_problems(who: str, ing: Mapping, ann: Mapping) -> list[str]:
@@ -293,24 +321,24 @@ def subnet_problems(who: str, scheme: str, ec2) -> list[str]:
     return []
 
 
-def _policy_problems(where: str, svc: Mapping, port: Mapping, objects: list, ec2) -> list[str]:
+def policy_problems(where: str, svc: Mapping, port: Mapping, objects: list, nodes: list[tuple[str, str]]) -> list[str]:
     """Instance targets: the ALB connects to a node's NodePort and kube-proxy (externalTrafficPolicy
-    Cluster) forwards from that node's address; the backend pods' policies must admit it."""
+    Cluster) forwards from that node's address; the backend pods' policies must admit it.
+    ``nodes``: (who, address) of each node address to try."""
     pols = [p for p in policies(objects) if p["metadata"].get("namespace") == svc["metadata"].get("namespace")]
     if not pols:
         return []
     problems = []
     ns = svc["metadata"].get("namespace", "default")
-    nodes = sorted(routes.nodes(ec2).values(), key=lambda n: n.name)
     for workload, _, labels, containers in selected_pods(svc, objects):
         target = port.get("targetPort", port.get("port"))
         named = {p["name"]: p["containerPort"] for c in containers for p in c.get("ports") or [] if "name" in p}
         number = named.get(target, target) if isinstance(target, str) else target
         pod = Endpoint(workload, "10.255.255.1", ns, labels, ports=named)
-        for node in nodes:
-            if not allowed(pols, Endpoint(f"node {node.name}", node.private_ip), pod, number, "TCP"):
-                problems.append(f"{where}: NetworkPolicies in {ns} drop the ALB's traffic from node {node.name} "
-                                f"({node.private_ip}) to {workload} port {number}")
+        for who, address in nodes:
+            if not allowed(pols, Endpoint(who, address), pod, number, "TCP"):
+                problems.append(f"{where}: NetworkPolicies in {ns} drop the ALB's traffic from {who} "
+                                f"({address}) to {workload} port {number}")
     return problems
 
 

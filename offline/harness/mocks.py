@@ -16,6 +16,7 @@ from ..aws import eks as aws_eks
 from ..aws import iam as aws_iam
 from ..aws.context import AwsContext
 from ..aws.rules import AwsRejection
+from ..kube.addons import addon_objects
 from ..kube.api_server import KubeContext, is_api_object
 
 # Kubernetes versions whose EKS AL2023 AMI parameters exist, per the EKS version calendar
@@ -62,7 +63,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 state = created[1]
                 self.kube.attach_cluster(state["version"], state["kubernetesNetworkConfig"]["serviceIpv4Cidr"])
             if args.typ == "aws:eks/addon:Addon" and self.kube is not None:
-                for obj in aws_eks.addon_objects(self.ctx, dict(args.inputs)):
+                for obj in addon_objects(dict(args.inputs), self.kube.service_cidr, self.ctx.region):
                     self.kube.install(obj)  # what the add-on puts into the cluster
             return created
         except AwsRejection:

@@ -1,0 +1,196 @@
+"""A policy pack over an offline run: the recorded resources fed to the pack's own policies, the way the Pulumi
+engine's analyzer feeds them (pulumi_policy/policy.py ``_PolicyAnalyzerServicer``: Analyze per resource with its
+inputs, AnalyzeStack with every resource's state, parents and property dependencies, an UnknownValueError turned
+into one advisory line, enforcement level from config, else the policy's, else the pack's).
+
+The pack is loaded by running its ``__main__.py`` with ``pulumi_policy.PolicyPack`` replaced by a recorder: the
+real constructor starts the analyzer's gRPC server and never returns. So this is the one adapter, and the rules
+exist only in the pack.
+
+``preview=True`` makes the run look like a first ``pulumi preview``: every input computed from another
+resource's outputs, and every output the program did not set, is unknown.
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi_policy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy import proxy as policy_proxy
+from pulumi_policy.policy import _NotApplicableError
+
+from .harness.engine import RunResult
+from .harness.monitor import Registration
+from .kube.api_server import unwrap_secrets
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: str
+    level: str  # "mandatory" | "advisory"
+    message: str
+    urn: str = ""
+
+
+@dataclass
+class PackReport:
+    pack: str
+    policies: list[str]
+    violations: list[Finding] = field(default_factory=list)
+    unknown: list[Finding] = field(default_factory=list)  # "can't run policy … during preview" lines (advisory)
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [v for v in self.violations if v.level == EnforcementLevel.MANDATORY.value]
+
+    def text(self) -> str:
+        lines = [f"Policy pack {self.pack}: {len(self.policies)} policies, {len(self.violations)} violations "
+                 f"({len(self.mandatory)} mandatory)"]
+        for v in self.violations + self.unknown:
+            lines.append(f"  [{v.level}] {v.policy}: {v.message.splitlines()[-1]}" + (f"  ({v.urn})" if v.urn else ""))
+        return "\n".join(lines)
+
+
+@dataclass
+class LoadedPack:
+    name: str
+    policies: list
+    enforcement_level: EnforcementLevel | None
+
+
+class _Recorder:
+    """Stands in for pulumi_policy.PolicyPack while the pack's __main__.py runs."""
+
+    loaded: LoadedPack | None = None
+
+    def __init__(self, name, policies, enforcement_level=None, *args, **kwargs):
+        _Recorder.loaded = LoadedPack(name, list(policies), enforcement_level)
+
+
+def load_pack(pack_dir: str | Path) -> LoadedPack:
+    pack_dir = Path(pack_dir).resolve()
+    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+        raise FileNotFoundError(f"{pack_dir}: no PulumiPolicy.yaml (not a policy pack)")
+    original = pulumi_policy.PolicyPack
+    pulumi_policy.PolicyPack = _Recorder
+    _Recorder.loaded = None
+    try:
+        runpy.run_path(str(pack_dir), run_name="__main__")
+    finally:
+        pulumi_policy.PolicyPack = original
+    if _Recorder.loaded is None:
+        raise RuntimeError(f"{pack_dir}/__main__.py constructed no PolicyPack")
+    return _Recorder.loaded
+
+
+def _sentinel(value: Any) -> str:
+    if isinstance(value, bool):
+        return policy_proxy.UNKNOWN_BOOLEAN_VALUE
+    if isinstance(value, (int, float)):
+        return policy_proxy.UNKNOWN_NUMBER_VALUE
+    if isinstance(value, Mapping):
+        return policy_proxy.UNKNOWN_OBJECT_VALUE
+    if isinstance(value, list):
+        return policy_proxy.UNKNOWN_ARRAY_VALUE
+    return policy_proxy.UNKNOWN_STRING_VALUE
+
+
+def _inputs(record: Registration, preview: bool) -> dict:
+    inputs = unwrap_secrets(record.inputs)  # policies see secrets in plaintext, as the analyzer passes them
+    if not preview:
+        return inputs
+    return {k: _sentinel(v) if record.property_dependencies.get(k) else v for k, v in inputs.items()}
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """``over`` laid on ``base``, maps merged key by key (what the provider filled in stays: a clusterIP)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
+def _state(record: Registration, preview: bool) -> dict:
+    """A resource's state as AnalyzeStack sees it: its outputs (the provider's state), with the inputs the
+    program sent; in a first preview, every output the program did not send is unknown."""
+    outputs = unwrap_secrets(record.outputs)
+    if not record.custom:
+        return outputs
+    if preview:
+        outputs = {k: _sentinel(v) for k, v in outputs.items()}
+        return {**outputs, **_inputs(record, preview)}
+    return _merge(outputs, _inputs(record, preview))
+
+
+def _options(record: Registration) -> PolicyResourceOptions:
+    o = record.options
+    return PolicyResourceOptions(protect=o.get("protect", False), ignore_changes=o.get("ignoreChanges", []),
+                                 delete_before_replace=o.get("deleteBeforeReplace", False), aliases=[],
+                                 custom_timeouts=None, additional_secret_outputs=o.get("additionalSecretOutputs", []))
+
+
+def stack_resources(result: RunResult, preview: bool = False) -> list[PolicyResource]:
+    """Every registration as a PolicyResource, parents and dependencies linked by URN (as AnalyzeStack does)."""
+    records = list(result.records.values())
+    built = {r.urn: PolicyResource(r.type, policy_proxy.unknown_checking_proxy(_state(r, preview)), r.urn, r.name,
+                                   _options(r), None, None, [], {}) for r in records}
+    for r in records:
+        res = built[r.urn]
+        res.parent = built.get(r.parent)
+        res.dependencies = [built[u] for u in r.dependencies if u in built]
+        res.property_dependencies = {k: [built[u] for u in v if u in built] for k, v in r.property_dependencies.items()}
+    return list(built.values())
+
+
+def run_pack(pack: LoadedPack | str | Path, result: RunResult, config: Mapping[str, Any] | None = None,
+             preview: bool = False) -> PackReport:
+    """Every policy of the pack over the run's resources; ``config`` is the policy-pack config (policy name ->
+    its settings, ``enforcementLevel`` included), as given to ``--policy-pack-config``."""
+    if not isinstance(pack, LoadedPack):
+        pack = load_pack(pack)
+    config = dict(config or {})
+    report = PackReport(pack.name, [p.name for p in pack.policies])
+    resources = None
+    for policy in pack.policies:
+        settings = dict(config.get(policy.name) or {})
+        level = EnforcementLevel(settings.pop("enforcementLevel", None) or policy.enforcement_level
+                                 or pack.enforcement_level or EnforcementLevel.ADVISORY)
+        if level == EnforcementLevel.DISABLED:
+            continue
+        shown = EnforcementLevel.MANDATORY if level == EnforcementLevel.REMEDIATE else level
+
+        def report_violation(message: str, urn: str | None = None, _p=policy, _l=shown) -> None:
+            text = _p.description + (f"\n{message}" if message else "")
+            report.violations.append(Finding(_p.name, _l.value, text, urn or ""))
+
+        if isinstance(policy, StackValidationPolicy):
+            resources = resources if resources is not None else stack_resources(result, preview)
+            calls = [StackValidationArgs(resources, settings)]
+        elif isinstance(policy, ResourceValidationPolicy):
+            calls = [ResourceValidationArgs(r.type, policy_proxy.unknown_checking_proxy(_inputs(r, preview)), r.urn,
+                                            r.name, _options(r), None, settings)
+                     for r in result.resources if r.custom]
+        else:
+            continue
+        for args in calls:
+            try:
+                policy.validate(args, report_violation)
+            except policy_proxy.UnknownValueError as exc:
+                report.unknown.append(Finding(policy.name, EnforcementLevel.ADVISORY.value,
+                                              f"can't run policy '{policy.name}' during preview: {exc.message}",
+                                              getattr(args, "urn", "")))
+            except _NotApplicableError:
+                pass
+    return report
