@@ -148,17 +148,16 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
         "replicas": min(2, len(cfg.nodes)), "host_network": True,
     }, opts(addons, provider=k8s))
 
-    # NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md). Its
-    # kube-dns-upstream Service waits for the controller, whose Service webhook fails closed.
+    # NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md).
     node_local_dns = None
     if cfg.node_local_dns:
         node_local_dns = NodeLocalDns(f"{prefix}node-local-dns", {
             "service_cidr": str(cfg.service_cidr), "kube_proxy_mode": cfg.kube_proxy_mode,
             "cache_seconds": cfg.coredns.cache_seconds,
-        }, opts(addons, lb_controller.release, provider=k8s))
+        }, opts(addons, provider=k8s))
 
-    # The documents' example app. Its volume needs the EBS CSI driver; its Services need the controller
-    # (whose webhook admits every new Service), which also gives the NLB its address.
+    # The documents' example app. Its volume needs the EBS CSI driver; its NLB Service needs the controller,
+    # which gives it its address (and, on destroy, must outlive it to delete the NLB: its finalizer).
     app = ExampleApp(f"{prefix}app", {
         "namespace": cfg.app_namespace, "vpc_cidr": str(cfg.vpc_cidr), "node_port": cfg.app_node_port,
         "external_names": dict(cfg.external_names), "network_policy": cfg.network_policy,
