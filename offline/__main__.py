@@ -73,7 +73,7 @@ def _preview(args, stdout) -> int:
         print("\nServices:")
         print(report.services_table(objects))
         print("\nNetwork policy flows:")
-        print(report.flow_matrix(objects, cfg.app_namespace, str(cfg.vpc_cidr)))
+        print(report.flow_matrix(objects, cfg.app_namespace, str(cfg.vpc_cidr), checks.forwarded_from(cfg)))
         print("\nLoad balancer controller:")
         print(report.lb_controller_summary(result))
         print("\nIngress (ALB):")

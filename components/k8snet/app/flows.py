@@ -3,7 +3,9 @@
 Sources of web traffic: NodePort, NLB and ALB (instance target) connections reach the pod from a VPC address --
 the node's after kube-proxy's SNAT (externalTrafficPolicy Cluster), or the NLB's own with client IP
 preservation off. Pods have pod-CIDR addresses, outside the VPC CIDR, so an ipBlock of the VPC admits
-nodes and load balancers but no pod.
+nodes and load balancers but no pod. With an overlay, traffic a node forwards to a pod on another node
+leaves the tunnel device with the node's tunnel address, inside the pod CIDR (``forwarded_from``): the
+policy admits that range on the web port too, and with it any pod (docs/data-path.md).
 """
 
 from __future__ import annotations
@@ -40,10 +42,19 @@ def endpoints(namespace: str, vpc_cidr: str) -> dict[str, Endpoint]:
     }
 
 
-def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = ()) -> list[Flow]:
+def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = (),
+          forwarded_from: Sequence[str] = ()) -> list[Flow]:
     """``node_local_dns``: the addresses node-local-dns listens on, if it runs. Its NOTRACK rules keep
-    kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations."""
+    kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations.
+    ``forwarded_from``: the CIDRs forwarded web traffic comes from besides the VPC (the pod CIDR with an
+    overlay; empty unencapsulated)."""
     e = endpoints(namespace, vpc_cidr)
+    tunnel = Endpoint("node tunnel address", str(ipaddress.ip_network(forwarded_from[0])[0]) if forwarded_from
+                      else "10.1.3.0")
+
+    def admitted(src: Endpoint) -> bool:
+        return any(ipaddress.ip_address(src.ip) in ipaddress.ip_network(c) for c in forwarded_from)
+
     local = []
     for ip in node_local_dns:
         cache = Endpoint(f"node-local-dns {ip}", ip)
@@ -61,7 +72,10 @@ def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = ()) -> 
         Flow(e["mysql"], e["dns"], 53, "UDP", True, "DNS"),
         Flow(e["internet"], e["webapp"], 80, "TCP", False, "only through a load balancer or a node"),
         Flow(e["node"], e["webapp"], 8080, "TCP", False, "the app container is nginx's backend only"),
-        Flow(e["foreign"], e["webapp"], 80, "TCP", False, "pods use no load balancer path"),
+        Flow(tunnel, e["webapp"], 80, "TCP", bool(forwarded_from),
+             "forwarded by another node through the overlay" if forwarded_from else "no overlay, no tunnel"),
+        Flow(e["foreign"], e["webapp"], 80, "TCP", admitted(e["foreign"]),
+             "tunnel addresses share the pod CIDR" if admitted(e["foreign"]) else "pods use no load balancer path"),
         Flow(e["other"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["foreign"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["node"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),

@@ -96,6 +96,13 @@ def chart_values(encapsulation: str) -> dict:
             "cni": {"type": "Calico", "ipam": {"type": "Calico"}},
             "calicoNetwork": {"bgp": "Disabled", "mtu": cni.mtu(encapsulation), "ipPools": []},
         },
+        # Calico 3.31's flow-log aggregator and its UI (chart default: on). calico-node (hostNetwork) on
+        # every node would report to the Goldmane pod on TCP 7443, a node -> pod flow across nodes the
+        # nodes' security group would have to open; this stack does not use them. Without the CRs the
+        # operator deploys neither (templates/crs/custom-resources.yaml; operator v1.40.15 goldmane and
+        # whisker controllers return when CR "default" is absent).
+        "goldmane": {"enabled": False},
+        "whisker": {"enabled": False},
     }
     if encapsulation == "ipip":
         # The chart renders this as the FelixConfiguration "default" (crs/configmap-felixconfiguration-templates.yaml).

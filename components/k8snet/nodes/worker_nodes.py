@@ -52,6 +52,9 @@ class WorkerNodesArgs(TypedDict):
     """'calico' (default) or 'flannel': which data-plane ports the nodes open."""
     encapsulation: NotRequired[str]
     """'none' (default), 'vxlan' or 'ipip'."""
+    forwarded_ports: NotRequired[list[int]]
+    """Pod ports (TCP) that NodePort / load-balancer Services with externalTrafficPolicy Cluster forward to:
+    unencapsulated, nodes admit them from each other (docs/data-path.md). Default none."""
     cluster_dns: NotRequired[list[str]]
     """kubelet clusterDNS override (node-local-dns in ipvs mode); empty keeps nodeadm's value."""
     boot_scripts: NotRequired[list[str]]
@@ -98,7 +101,8 @@ class WorkerNodes(pulumi.ComponentResource):
         if unknown_zones:
             raise ValueError(f"no subnet given for zones {unknown_zones}")
         cni, encapsulation = args.get("cni", "calico"), args.get("encapsulation", "none")
-        node_rules = security.node_ingress_rules(cni, encapsulation)  # refuses an unknown CNI mode
+        # refuses an unknown CNI mode
+        node_rules = security.node_ingress_rules(cni, encapsulation, args.get("forwarded_ports") or ())
         super().__init__("k8snet:index:WorkerNodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # vCPUs and memory size kubelet's maxPods (and nodeadm's reservation); the architecture picks the AMI.

@@ -14,9 +14,10 @@ from typing import Any, Optional
 import pulumi
 
 from ..app import ExampleApp
-from ..app.manifests import WEB_PORT_NAME
+from ..app.manifests import WEB_CONTAINER_PORT, WEB_PORT_NAME
 from ..cluster import Cluster, ClusterAddons
 from ..cni import Calico, Flannel, cni_plugins
+from ..cni.dataplane import forwarded_source_cidrs
 from ..config import Plan
 from ..dns import NodeLocalDns
 from ..dns.corefile import coredns_corefile
@@ -112,6 +113,8 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
         "iam_instance_profile": cluster.node_instance_profile,
         "control_plane_security_group_id": cluster.security_group_id,
         "cni": cfg.cni, "encapsulation": cfg.encapsulation,
+        # kube-proxy forwards the webapp's NodePort/NLB/ALB traffic across nodes (docs/data-path.md).
+        "forwarded_ports": [WEB_CONTAINER_PORT],
         "cluster_dns": list(kubelet_cluster_dns(cfg.node_local_dns, cfg.kube_proxy_mode)),  # ipvs + node-local-dns
         # flannel's CNI config chains to the reference plugins, which the AMI does not ship. Installed
         # whatever the CNI, so switching CNI never changes the instances' user data.
@@ -163,6 +166,7 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
         "external_names": dict(cfg.external_names), "network_policy": cfg.network_policy,
         "retain_data": cfg.retain_data, "kubernetes_version": cfg.kubernetes_version, "await_load_balancer": True,
         "dns_ips": node_local_dns.policy_ips if node_local_dns else [],  # its addresses, for the DNS policy
+        "forwarded_from": list(forwarded_source_cidrs(cfg.encapsulation, str(cfg.pod_cidr))),
     }, opts(addons, lb_controller.release, provider=k8s))
 
     # The documents' L7 path: client -> ALB -> every node's NodePort -> kube-proxy -> webapp pod.
