@@ -14,15 +14,22 @@ Design (docs/cni.md has the long form and the sources):
   defaulting) and checked here against the v3 validation rules.
 - IPIP without BGP: BIRD is off (the operator sets CALICO_NETWORKING_BACKEND=vxlan when BGP is
   disabled), so Felix must program the IPIP routes itself (FelixConfiguration
-  ``programClusterRoutes: Enabled``, Calico >= 3.30). Only for IPIP: with unencapsulated pools that
-  setting makes Felix add direct routes to other nodes, which cannot work across subnets; the VPC
-  routes do that job.
+  ``programClusterRoutes: Enabled``; the field exists from Calico v3.31.0 on: calico commit 79cb86f993,
+  absent from every v3.30 release). Only for IPIP: with unencapsulated pools that setting makes Felix
+  add direct routes to other nodes, which cannot work across subnets; the VPC routes do that job.
+  It is set by a server-side-apply patch of FelixConfiguration ``default``, not through the chart's
+  ``defaultFelixConfiguration``: the operator creates ``default`` itself when it is absent (operator
+  v1.40.15 PatchFelixConfiguration), so on a stack that started without IPIP the chart would render an
+  object Helm does not own and ``helm upgrade`` would fail ("exists and cannot be imported into the
+  current release"). The patch creates the object if the operator has not yet, and otherwise merges its
+  one field next to the operator's (healthPort, vxlanVNI, vxlanPort), under its own field manager.
 """
 
 from ipaddress import IPv4Network
 from typing import Optional, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from ..shared.args import checked
 from ..shared import options
@@ -39,6 +46,9 @@ CRD_GROUP = "crd.projectcalico.org/v1"
 # libcalico-go/lib/clientv3/ippool.go: "IPv4 block size must be between 20 and 32".
 MIN_BLOCK_PREFIX, MAX_BLOCK_PREFIX = 20, 32
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi"}
+# Who owns the fields the stack sets on Calico's own objects (server-side apply's fieldManager; readable
+# in `kubectl get felixconfiguration default --show-managed-fields`).
+FIELD_MANAGER = "k8snet-calico"
 
 
 def pool_name(node: str) -> str:
@@ -104,10 +114,22 @@ def chart_values(encapsulation: str) -> dict:
         "goldmane": {"enabled": False},
         "whisker": {"enabled": False},
     }
-    if encapsulation == "ipip":
-        # The chart renders this as the FelixConfiguration "default" (crs/configmap-felixconfiguration-templates.yaml).
-        values["defaultFelixConfiguration"] = {"enabled": True, "programClusterRoutes": "Enabled"}
     return values
+
+
+def felix_configuration_patch(encapsulation: str) -> dict | None:
+    """The fields the stack sets on FelixConfiguration ``default`` (a patch: the operator owns the object),
+    or None when it sets none."""
+    if encapsulation != "ipip":
+        return None
+    return {
+        "apiVersion": CRD_GROUP,
+        "kind": "FelixConfiguration",
+        # pulumi-kubernetes reads the field manager from this annotation (provider fieldManagerName); no
+        # patchForce: the operator never sets this field, so a conflict would mean someone else did.
+        "metadata": {"name": "default", "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER}},
+        "spec": {"programClusterRoutes": "Enabled"},
+    }
 
 
 class CalicoArgs(TypedDict):
@@ -118,8 +140,9 @@ class CalicoArgs(TypedDict):
 
 
 class Calico(pulumi.ComponentResource):
-    """tigera-operator Release + IPAMConfig + one IPPool per node (``<name>-pool-<node>``). Pass the
-    cluster's Kubernetes provider and what to wait for (the nodes' join) in ``opts``.
+    """tigera-operator Release + IPAMConfig + one IPPool per node (``<name>-pool-<node>``), and with IPIP
+    a patch of FelixConfiguration ``default`` (``<name>-felix-config``). Pass the cluster's Kubernetes
+    provider and what to wait for (the worker nodes: the chart's pre-delete hook needs one) in ``opts``.
 
     Outputs: pool_cidrs (node -> pool CIDR), pool_names (node -> IPPool name), mtu, namespace.
     """
@@ -145,6 +168,12 @@ class Calico(pulumi.ComponentResource):
                                     values=values, after=options.dependencies(opts))
         # Custom resources need the CRDs the release installs ("no matches for kind" otherwise).
         kube_resource(f"{name}-ipam-config", ipam_config(), options.child(self, [release]))
+        felix = felix_configuration_patch(encapsulation)
+        if felix is not None:
+            # The provider retries while the CRD is not served yet (await.go Creation's retrier).
+            k8s.apiextensions.CustomResourcePatch(f"{name}-felix-config", api_version=felix["apiVersion"],
+                                                  kind=felix["kind"], metadata=felix["metadata"],
+                                                  spec=felix["spec"], opts=options.child(self, [release]))
         for node, pool in pools.items():
             kube_resource(f"{name}-pool-{node}", pool, options.child(self, [release]))
 

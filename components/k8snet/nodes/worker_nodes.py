@@ -75,7 +75,8 @@ class WorkerNodes(pulumi.ComponentResource):
     nodeadm's kube-reserved memory sized for the same figure.
 
     AMI changes are ignored after creation so a newly published AMI never replaces every
-    node in one ``pulumi up``; roll nodes one at a time with ``pulumi up --replace <urn>``.
+    node in one ``pulumi up``; roll nodes one at a time with ``pulumi up --replace <urn>`` after draining
+    each: a node is replaced delete-first, so its pod block is never held by two instances.
 
     Outputs (keyed by node name): instance_ids, private_ips, primary_eni_ids, private_dns_names,
     user_data; and security_group_id.
@@ -201,7 +202,11 @@ class WorkerNodes(pulumi.ComponentResource):
                     {"Name": f"{cluster_name}-{node}", "k8snet/node": node, "k8snet/pod-cidr": spec["pod_cidr"]},
                     owned,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
+                # Delete before replace (`pulumi up --replace`, a new zone): two live instances labelled with one
+                # node would both take its pod block (Calico's pool selector and the flannel podCIDR assigner
+                # select by that label) while the routes point at one of them. Drain the node first
+                # (docs/architecture.md, "Replacing a node").
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], delete_before_replace=True),
             )
 
         self.security_group_id = sg.id

@@ -126,14 +126,16 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
             "route_table_ids": network.pod_route_table_ids,
         }, opts())
 
-    # The CNI installs without waiting for nodes to be Ready (they cannot be before it runs).
+    # The CNI waits for the worker instances to exist, not to be Ready (they cannot be before it runs).
+    # On destroy that keeps the nodes until its release is gone: the tigera-operator chart's pre-delete
+    # hook is a Job that needs a node (offline/checks/destroy.py).
     if cfg.cni == "calico":
         cni = Calico(f"{prefix}calico", {"node_blocks": blocks, "encapsulation": cfg.encapsulation},
-                     opts(provider=k8s))
+                     opts(workers, provider=k8s))
     else:
         cni = Flannel(f"{prefix}flannel", {"node_blocks": blocks, "pod_cidr": str(cfg.pod_cidr),
                                            "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy},
-                      opts(provider=k8s))
+                      opts(workers, provider=k8s))
 
     # CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
     addons = ClusterAddons(f"{prefix}addons", {
@@ -145,11 +147,13 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
     # The AWS Load Balancer Controller gives the NLB Service and the ALB Ingress their load balancers.
     # hostNetwork: Calico and Flannel pod IPs are not reachable from the EKS control plane, which must
     # call the controller's webhooks. One replica per node at most (hostNetwork ports), two at most.
+    # It waits for the whole network too: on destroy it must still reach the ELB and EC2 APIs (through
+    # the NAT gateways) to delete the load balancers of the Services and Ingresses it finalizes.
     lb_controller = LoadBalancerController(f"{prefix}lb-controller", {
         "cluster_name": cluster.name, "region": plan.region, "vpc_id": network.vpc_id,
         "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.oidc_issuer,
         "replicas": min(2, len(cfg.nodes)), "host_network": True,
-    }, opts(addons, provider=k8s))
+    }, opts(addons, network, provider=k8s))
 
     # NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md).
     node_local_dns = None
