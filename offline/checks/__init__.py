@@ -4,8 +4,8 @@
 ``app`` (Services, NetworkPolicy flows), ``forwarding`` (node-to-pod traffic across nodes through the
 security group and the policies, per mode), ``alb`` (the load balancer controller, Ingresses, NLB Services),
 ``dns`` (Corefile, node-local-dns, kubelet), ``nodes`` (kubelet's maxPods vs nodeadm's reservation),
-``destroy`` (what each deletion needs still exists in Pulumi's reverse dependency order).
-``run_all`` is what the CLI and the tests run.
+``destroy`` (what each deletion needs still exists in Pulumi's reverse dependency order), ``hosts`` (Calico
+keeps pods off the nodes' own addresses). ``run_all`` is what the CLI and the tests run.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def forwarded_from(cfg) -> tuple[str, ...]:
 
 def run_all(result, engine) -> list[str]:
     """Every problem the checks find in a successful run (empty when all hold)."""
-    from . import alb, app, cni, destroy, dns, forwarding, nodes, routes
+    from . import alb, app, cni, destroy, dns, forwarding, hosts, nodes, routes
     from .stack import stack_config
 
     cfg = stack_config(result)
@@ -32,4 +32,4 @@ def run_all(result, engine) -> list[str]:
             + app.flow_problems(objects, cfg.app_namespace, str(cfg.vpc_cidr), forwarded_from(cfg))
             + alb.check_run(result, engine.kube, ec2) + dns.check_run(result, engine.kube.objects)
             + nodes.check_run(result) + forwarding.check_run(result, engine.kube, ec2)
-            + destroy.check_run(result))
+            + destroy.check_run(result) + hosts.check_run(result, engine.kube, ec2))

@@ -23,10 +23,19 @@ Design (docs/cni.md has the long form and the sources):
   object Helm does not own and ``helm upgrade`` would fail ("exists and cannot be imported into the
   current release"). The patch creates the object if the operator has not yet, and otherwise merges its
   one field next to the operator's (healthPort, vxlanVNI, vxlanPort), under its own field manager.
+- Host protection: pods may not open connections to the nodes' own addresses (the host-network ports
+  of the kubelet, Typha, the load balancer controller's webhook and probes, node-local-dns's metrics...).
+  The operator runs calico-node with DefaultEndpointToHostAction ACCEPT (operator v1.40.15
+  pkg/render/node.go), so a pod reaches its own node's host ports after its own egress policy, and other
+  nodes SNATed to its node's address. A GlobalNetworkPolicy selecting every workload denies egress to the
+  node addresses; it sits in a tier of its own, ordered before Calico's ``default`` tier, whose
+  defaultAction is Pass: a policy in the default tier that selects a pod makes everything it does not
+  allow a deny (Calico's end-of-tier drop), which would isolate every pod of the cluster. docs/data-path.md.
 """
 
+from collections.abc import Sequence
 from ipaddress import IPv4Network
-from typing import Optional, TypedDict
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -117,6 +126,40 @@ def chart_values(encapsulation: str) -> dict:
     return values
 
 
+# Tier orders of Calico's own tiers (libcalico-go clientv3 EnsureInitialized: adminnetworkpolicy 1,000,
+# default 1,000,000, baselineadminnetworkpolicy 10,000,000); lower is evaluated first.
+HOST_TIER = "k8snet-host-protection"
+HOST_TIER_ORDER = 100
+WORKLOADS = "has(projectcalico.org/orchestrator)"  # every pod's endpoint (Calico labels each with it)
+
+
+def host_protection_tier() -> dict:
+    return {"apiVersion": CRD_GROUP, "kind": "Tier", "metadata": {"name": HOST_TIER, "labels": dict(MANAGED_BY)},
+            # Pass: what this tier's policies do not decide goes on to the next tiers (the namespaces' policies).
+            "spec": {"order": HOST_TIER_ORDER, "defaultAction": "Pass"}}
+
+
+def host_protection_policy(node_ips: Sequence[str]) -> dict:
+    """Pods may not open connections to the nodes' addresses; everything else passes on to the next tier."""
+    return {
+        "apiVersion": CRD_GROUP,
+        "kind": "GlobalNetworkPolicy",
+        # Written through crd.projectcalico.org/v1 like the pools: the name carries the tier, as the
+        # projectcalico.org/v3 API stores it (libcalico-go names.BackendTieredPolicyName).
+        "metadata": {"name": f"{HOST_TIER}.pods-to-nodes", "labels": dict(MANAGED_BY)},
+        "spec": {
+            "tier": HOST_TIER,
+            "order": 100,
+            "selector": WORKLOADS,
+            "types": ["Egress"],
+            "egress": [
+                {"action": "Deny", "destination": {"nets": sorted({f"{ip}/32" for ip in node_ips})}},
+                {"action": "Pass"},
+            ],
+        },
+    }
+
+
 def felix_configuration_patch(encapsulation: str) -> dict | None:
     """The fields the stack sets on FelixConfiguration ``default`` (a patch: the operator owns the object),
     or None when it sets none."""
@@ -137,6 +180,9 @@ class CalicoArgs(TypedDict):
     """Node config name -> its pod block (10.1.N.0/24): one IPPool each, pinned to that node."""
     encapsulation: str
     """'none' (the VPC routes carry pod traffic), 'vxlan' or 'ipip'."""
+    node_ips: NotRequired[dict[str, pulumi.Input[str]]]
+    """Node config name -> its private IP: pods may not connect to these addresses (a GlobalNetworkPolicy
+    in a tier of its own). Default none: no host protection."""
 
 
 class Calico(pulumi.ComponentResource):
@@ -176,6 +222,14 @@ class Calico(pulumi.ComponentResource):
                                                   spec=felix["spec"], opts=options.child(self, [release]))
         for node, pool in pools.items():
             kube_resource(f"{name}-pool-{node}", pool, options.child(self, [release]))
+        node_ips = dict(args.get("node_ips") or {})
+        if node_ips:
+            tier = kube_resource(f"{name}-host-tier", host_protection_tier(), options.child(self, [release]))
+            policy = host_protection_policy([])
+            ips = pulumi.Output.all(*[node_ips[n] for n in sorted(node_ips)])
+            kube_resource(f"{name}-host-protection",
+                          {**policy, "spec": ips.apply(lambda found: host_protection_policy(found)["spec"])},
+                          options.child(self, [release, tier]))
 
         self.pool_cidrs = pulumi.Output.from_input({node: p["spec"]["cidr"] for node, p in pools.items()})
         self.pool_names = pulumi.Output.from_input({node: p["metadata"]["name"] for node, p in pools.items()})

@@ -130,8 +130,9 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
     # On destroy that keeps the nodes until its release is gone: the tigera-operator chart's pre-delete
     # hook is a Job that needs a node (offline/checks/destroy.py).
     if cfg.cni == "calico":
-        cni = Calico(f"{prefix}calico", {"node_blocks": blocks, "encapsulation": cfg.encapsulation},
-                     opts(workers, provider=k8s))
+        # Pods may not connect to the nodes' own addresses (host protection, docs/data-path.md).
+        cni = Calico(f"{prefix}calico", {"node_blocks": blocks, "encapsulation": cfg.encapsulation,
+                                         "node_ips": workers.private_ips}, opts(workers, provider=k8s))
     else:
         cni = Flannel(f"{prefix}flannel", {"node_blocks": blocks, "pod_cidr": str(cfg.pod_cidr),
                                            "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy},
