@@ -171,8 +171,10 @@ def test_switching_to_ipip_patches_felix_instead_of_claiming_its_configuration()
         assert life.kube.managers[key]["spec.programClusterRoutes"] == calico.FIELD_MANAGER
         (patch,) = [r for r in result.resources if r.type.endswith(":FelixConfigurationPatch")]
         assert result.named("calico-operator").urn in patch.dependencies
-        # Back to none: the patch goes, and so does its field.
+        # Back to none: the patch goes, and so does its field; the operator's object and fields stay.
         assert life.up({}).ok
+        felix = life.kube.objects[key]["spec"]
+        assert "programClusterRoutes" not in felix and felix["vxlanPort"] == 4789
 
 
 def test_helm_refuses_an_object_the_operator_created():

@@ -25,6 +25,7 @@ from k8snet.shared import tags
 from k8snet.app.manifests import NLB_CLASS
 from k8snet.app.policy_eval import Endpoint, allowed
 
+from ..harness.lifecycle import closure
 from ..kube.api_server import _whole_numbers
 from . import chart_facts, routes
 from .app import policies, selected_pods
@@ -160,12 +161,7 @@ def release_problems(records: Iterable, kube_schemas, aws: AwsView) -> list[str]
 
 
 def _get(values: Mapping, path: str):
-    node = values
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
+    return chart_facts.value_at(values, path)
 
 
 def _irsa_problems(who: str, rel: Mapping, values: Mapping, aws: AwsView) -> list[str]:
@@ -351,16 +347,6 @@ def nlb_service_problems(objects: Iterable[Mapping]) -> list[str]:
     return problems
 
 
-def _closure(start: str, edges: Mapping[str, list[str]]) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        for nxt in edges.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
 def _value(values: Mapping, path: str):
     """A value as the chart reads it: what the release sets, else the chart's default."""
     given = _get(values, path)
@@ -416,10 +402,10 @@ def webhook_order_problems(records: Iterable) -> list[str]:
     for release in releases:
         hooks = [h for h in active_webhooks(_whole_numbers(release.inputs).get("values") or {})
                  if h["failurePolicy"] == "Fail" and "CREATE" in h["operations"]]
-        before = _closure(release.urn, edges)  # what the release waits for
+        before = closure(release.urn, edges)  # what the release waits for
         for obj in (r for r in records if r.type.startswith("kubernetes:") and r.custom):
             hook = next((h for h in hooks if _intercepted(h, obj, namespaces)), None)
-            if hook and obj.urn not in before and release.urn not in _closure(obj.urn, edges):
+            if hook and obj.urn not in before and release.urn not in closure(obj.urn, edges):
                 kind = obj.type.split(":")[-1]
                 problems.append(f"{kind} {obj.name}: may be created while the load balancer controller's webhook "
                                 f"{hook['name']} (failurePolicy Fail) has no ready replica; make it depend on "

@@ -27,3 +27,13 @@ def key_paths(values: dict, prefix: str = "") -> list[str]:
         if isinstance(value, dict) and value:
             out += key_paths(value, path + ".")
     return out
+
+
+def value_at(values, path: str, default=None):
+    """The value at a dotted key path of a values dict (``default`` when any part is missing)."""
+    node = values
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node

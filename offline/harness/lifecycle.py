@@ -170,7 +170,7 @@ class UpdatingMonitor(RecordingMonitor):
         mocks = self.mocks
         if old.custom:
             if mocks.kube is not None and is_api_object(old.type):
-                mocks.kube.delete(dict(old.inputs))
+                mocks.kube.delete(dict(old.inputs), old.type)
             elif mocks.kube is not None and old.type == HELM_RELEASE:
                 helm.uninstall(mocks.kube, plain(old.inputs))
             elif old.type in aws_changes.DELETES:

@@ -219,10 +219,26 @@ class KubeContext:
             raise
         return resource_id, state
 
-    def delete(self, inputs: dict) -> None:
-        """The program deletes an object (a patch gives up its fields: the object stays)."""
+    def delete(self, inputs: dict, type_token: str = "") -> None:
+        """The program deletes an object; a patch instead gives up its fields (pulumi-kubernetes
+        relinquishes them on delete): the object stays, without the values only the patch set."""
         key = self.key_of(inputs)
-        self._release(key)
+        if not type_token.endswith("Patch"):
+            self._release(key)
+            return
+        annotations = (inputs.get("metadata") or {}).get("annotations") or {}
+        manager = annotations.get("pulumi.com/patchFieldManager", "pulumi-kubernetes-patch")
+        held = self.managers.get(key, {})
+        mine = [p for p, m in held.items() if m == manager]
+        obj = self.objects.get(key)
+        for path in mine:
+            del held[path]
+            parent, _, leaf = path.rpartition(".")
+            node = obj
+            for part in parent.split(".") if obj is not None else ():
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(leaf, None)
 
     def key_of(self, inputs: dict) -> tuple[str, str, str, str]:
         obj = _whole_numbers(unwrap_secrets(inputs))

@@ -12,37 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 
-import yaml
-
+from ..checks import chart_facts
 from .api_server import KubeContext, KubeRejection
-
-FACTS = Path(__file__).parents[1] / "checks" / "charts"
-
 
 @lru_cache(maxsize=None)
 def facts(chart: str, version: str) -> dict:
-    path = FACTS / f"{chart}-{version}.yaml"
-    return yaml.safe_load(path.read_text()) if path.exists() else {}
-
-
-def _value(values: Mapping, path: str, default):
-    node = values
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
+    """The chart's facts file, or nothing for a chart without one."""
+    name = f"{chart}-{version}"
+    return chart_facts.load(name) if (chart_facts.CHARTS / f"{name}.yaml").exists() else {}
 
 
 def rendered(chart: str, version: str, values: Mapping) -> list[dict]:
     """The cluster objects the chart's templates render from ``values`` (those its facts list)."""
     out = []
     for obj in facts(chart, version).get("rendered") or []:
-        if _value(values, obj["when"], obj["default"]):
+        if chart_facts.value_at(values, obj["when"], obj["default"]):
             # The templates render the switch's map, minus "enabled", as the spec.
-            given = _value(values, obj["when"].rsplit(".", 1)[0], {})
+            given = chart_facts.value_at(values, obj["when"].rsplit(".", 1)[0], {})
             spec = {k: v for k, v in given.items() if k != "enabled"} if isinstance(given, Mapping) else {}
             out.append({"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {"name": obj["name"]},
                         "spec": spec})
