@@ -29,6 +29,7 @@ from typing import Any
 from pulumi.runtime.mocks import MockResourceArgs
 
 from ..aws import changes as aws_changes
+from ..aws import constraints
 from ..aws.context import AwsContext
 from ..kube import helm
 from ..kube.api_server import KubeContext, is_api_object
@@ -161,6 +162,8 @@ class UpdatingMonitor(RecordingMonitor):
             return mocks.kube.update(record.type, dict(old.inputs), new)[1]
         if mocks.kube is not None and record.type == HELM_RELEASE:
             helm.upgrade(mocks.kube, plain(old.inputs), plain(new))
+        if record.type.startswith("aws:"):  # the field table applies to what an update sends too
+            constraints.check(record.type, constraints.autonamed(record.type, record.name, new), mocks.ctx.partition)
         handler = aws_changes.UPDATES.get(record.type)
         if handler is not None:
             return handler(mocks.ctx, old.id, dict(old.outputs), plain(new))
