@@ -12,24 +12,45 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 
-from ..checks import chart_facts
+import yaml
+
 from .api_server import KubeContext, KubeRejection
 
+# The pinned charts' facts files: data the checks read too (offline/checks/chart_facts.py); read here by
+# path, as the API-server model sits below the checks.
+CHART_FACTS = Path(__file__).parents[1] / "checks" / "charts"
+
 @lru_cache(maxsize=None)
+def load_facts(name: str) -> dict:
+    """The facts file ``<name>.yaml`` (e.g. "tigera-operator-v3.31.7")."""
+    return yaml.load((CHART_FACTS / f"{name}.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def facts(chart: str, version: str) -> dict:
-    """The chart's facts file, or nothing for a chart without one."""
+    """The chart's facts, or nothing for a chart without a facts file."""
     name = f"{chart}-{version}"
-    return chart_facts.load(name) if (chart_facts.CHARTS / f"{name}.yaml").exists() else {}
+    return load_facts(name) if (CHART_FACTS / f"{name}.yaml").exists() else {}
+
+
+def value_at(values, path: str, default=None):
+    """The value at a dotted key path of a values dict (``default`` when any part is missing)."""
+    node = values
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def rendered(chart: str, version: str, values: Mapping) -> list[dict]:
     """The cluster objects the chart's templates render from ``values`` (those its facts list)."""
     out = []
     for obj in facts(chart, version).get("rendered") or []:
-        if chart_facts.value_at(values, obj["when"], obj["default"]):
+        if value_at(values, obj["when"], obj["default"]):
             # The templates render the switch's map, minus "enabled", as the spec.
-            given = chart_facts.value_at(values, obj["when"].rsplit(".", 1)[0], {})
+            given = value_at(values, obj["when"].rsplit(".", 1)[0], {})
             spec = {k: v for k, v in given.items() if k != "enabled"} if isinstance(given, Mapping) else {}
             out.append({"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {"name": obj["name"]},
                         "spec": spec})
