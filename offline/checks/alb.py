@@ -26,7 +26,7 @@ from k8snet.app.manifests import NLB_CLASS
 from k8snet.app.policy_eval import Endpoint, allowed
 
 from ..harness.lifecycle import closure
-from ..kube.api_server import _whole_numbers
+from ..kube.api_server import _whole_numbers, is_api_object
 from . import chart_facts, routes
 from .app import policies, selected_pods
 from .cni import RELEASE
@@ -369,19 +369,26 @@ def active_webhooks(values: Mapping) -> list[dict]:
 _POD_CREATORS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 
+def _mapping(value) -> Mapping:
+    """A map, or nothing (a value not known yet in a policy pack's preview is neither)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _intercepted(hook: Mapping, record, namespaces: Mapping[str, Mapping]) -> bool:
     """Whether creating ``record``'s object (or, for Pod webhooks, the pods its workload creates) goes
     through ``hook``: kind, then the namespace and object labels the webhook selects on."""
     kind = record.type.split(":")[-1]
     api_version = record.inputs.get("apiVersion", "")
     targets = {k.rsplit("/", 1)[1]: k.rsplit("/", 1)[0] for k in hook["kinds"]}
-    meta = record.inputs.get("metadata") or {}
-    labels = meta.get("labels") or {}
+    meta = _mapping(record.inputs.get("metadata"))
+    labels = _mapping(meta.get("labels"))
     if "Pod" in targets and kind in _POD_CREATORS:
-        labels = ((record.inputs.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+        template = _mapping(_mapping(record.inputs.get("spec")).get("template"))
+        labels = _mapping(_mapping(template.get("metadata")).get("labels"))
     elif targets.get(kind) != api_version:
         return False
-    ns_labels = namespaces.get(meta.get("namespace") or "default") or {}
+    namespace = meta.get("namespace")
+    ns_labels = namespaces.get(namespace if isinstance(namespace, str) else "default") or {}
     return all(ns_labels.get(k) == v for k, v in (hook.get("namespaceLabel") or {}).items()) and \
         all(labels.get(k) == v for k, v in (hook.get("objectLabel") or {}).items())
 
@@ -396,14 +403,17 @@ def webhook_order_problems(records: Iterable) -> list[str]:
     if not releases:
         return []
     edges = {r.urn: list(r.dependencies) for r in records}
-    namespaces = {(r.inputs.get("metadata") or {}).get("name"): (r.inputs.get("metadata") or {}).get("labels") or {}
+    namespaces = {_mapping(r.inputs.get("metadata")).get("name"):
+                  _mapping(_mapping(r.inputs.get("metadata")).get("labels"))
                   for r in records if r.type == "kubernetes:core/v1:Namespace"}
     problems = []
     for release in releases:
-        hooks = [h for h in active_webhooks(_whole_numbers(release.inputs).get("values") or {})
-                 if h["failurePolicy"] == "Fail" and "CREATE" in h["operations"]]
+        values = _whole_numbers(release.inputs).get("values")
+        if not isinstance(values, Mapping):
+            continue  # not known yet (a policy pack's preview): which webhooks run cannot be told
+        hooks = [h for h in active_webhooks(values) if h["failurePolicy"] == "Fail" and "CREATE" in h["operations"]]
         before = closure(release.urn, edges)  # what the release waits for
-        for obj in (r for r in records if r.type.startswith("kubernetes:") and r.custom):
+        for obj in (r for r in records if is_api_object(r.type) and not r.type.endswith("Patch")):
             hook = next((h for h in hooks if _intercepted(h, obj, namespaces)), None)
             if hook and obj.urn not in before and release.urn not in closure(obj.urn, edges):
                 kind = obj.type.split(":")[-1]

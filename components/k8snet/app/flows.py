@@ -46,14 +46,16 @@ def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = (),
           forwarded_from: Sequence[str] = ()) -> list[Flow]:
     """``node_local_dns``: the addresses node-local-dns listens on, if it runs. Its NOTRACK rules keep
     kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations.
-    ``forwarded_from``: the CIDRs forwarded web traffic comes from besides the VPC (the pod CIDR with an
-    overlay; empty unencapsulated)."""
+    ``forwarded_from``: the CIDRs forwarded web traffic comes from besides the VPC (with an overlay the pod CIDR,
+    or the nodes' blocks; empty unencapsulated)."""
     e = endpoints(namespace, vpc_cidr)
-    tunnel = Endpoint("node tunnel address", str(ipaddress.ip_network(forwarded_from[0])[0]) if forwarded_from
-                      else "10.1.3.0")
-
-    def admitted(src: Endpoint) -> bool:
-        return any(ipaddress.ip_address(src.ip) in ipaddress.ip_network(c) for c in forwarded_from)
+    tunnel = Endpoint("node tunnel address", "10.1.3.0")
+    if forwarded_from:
+        # A node's tunnel address and its pods' addresses lie in its block, inside the forwarded sources:
+        # the policy that admits one admits the other (with an overlay, pods may reach the web port).
+        block = ipaddress.ip_network(forwarded_from[-1])
+        tunnel = Endpoint("node tunnel address", str(block[0]))
+        e["foreign"] = Endpoint(e["foreign"].name, str(block[10]), e["foreign"].namespace, e["foreign"].labels)
 
     local = []
     for ip in node_local_dns:
@@ -74,8 +76,8 @@ def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = (),
         Flow(e["node"], e["webapp"], 8080, "TCP", False, "the app container is nginx's backend only"),
         Flow(tunnel, e["webapp"], 80, "TCP", bool(forwarded_from),
              "forwarded by another node through the overlay" if forwarded_from else "no overlay, no tunnel"),
-        Flow(e["foreign"], e["webapp"], 80, "TCP", admitted(e["foreign"]),
-             "tunnel addresses share the pod CIDR" if admitted(e["foreign"]) else "pods use no load balancer path"),
+        Flow(e["foreign"], e["webapp"], 80, "TCP", bool(forwarded_from),
+             "tunnel addresses share the pod CIDR" if forwarded_from else "pods use no load balancer path"),
         Flow(e["other"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["foreign"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["node"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
