@@ -73,7 +73,7 @@ def _preview(args, stdout) -> int:
         print("\nServices:")
         print(report.services_table(objects))
         print("\nNetwork policy flows:")
-        print(report.flow_matrix(objects, cfg.app_namespace, str(cfg.vpc_cidr)))
+        print(report.flow_matrix(objects, cfg.app_namespace, str(cfg.vpc_cidr), checks.forwarded_from(cfg)))
         print("\nLoad balancer controller:")
         print(report.lb_controller_summary(result))
         print("\nIngress (ALB):")
@@ -90,7 +90,8 @@ def _preview(args, stdout) -> int:
     print("\nChecks: pod routes match nodes; source/dest check off on every routed node; "
           "each node's pod addresses come from exactly its routed block; Services, NetworkPolicy flows, "
           "the load balancer controller's values, IRSA trust and annotations; Ingress backends, listeners, "
-          "subnets and policies.")
+          "subnets and policies; node-to-pod traffic across nodes through security groups and policies; "
+          "what each deletion of `pulumi destroy` needs still exists.")
     print("DNS checks: the Corefile parses and keeps the kubernetes plugin for cluster.local, ready and health; "
           "node-local-dns and kubelet's clusterDNS match the kube-proxy mode.")
     return status

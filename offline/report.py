@@ -140,10 +140,10 @@ def services_table(objects) -> str:
     return table(["service", "type", "port->target", "nodePort", "selector -> workloads"], rows)
 
 
-def flow_matrix(objects, namespace: str, vpc_cidr: str) -> str:
+def flow_matrix(objects, namespace: str, vpc_cidr: str, forwarded_from=()) -> str:
     """The app's intended and forbidden flows, evaluated against the NetworkPolicies in ``objects``."""
     rows = []
-    for flow, got in app.flow_results(objects, namespace, vpc_cidr):
+    for flow, got in app.flow_results(objects, namespace, vpc_cidr, forwarded_from):
         mark = "" if got == flow.expected else "  <-- expected " + ("allow" if flow.expected else "deny")
         rows.append([flow.src.name, f"{flow.dst.name}:{flow.port}/{flow.protocol}", "allow" if got else "deny",
                      flow.why + mark])

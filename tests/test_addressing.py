@@ -89,10 +89,14 @@ def test_zone_slot_round_robin_is_a_function_of_the_index(zones, index):
     assert addressing.zone_slot(index, zones) == (index - 1) % zones
 
 
-def test_route_plan_is_keyed_by_names():
+def test_route_plan_is_keyed_by_table_and_destination():
     blocks = {"node2": ip_network("10.1.2.0/24"), "node1": ip_network("10.1.1.0/24")}
     plan = routing.pod_route_plan(blocks, ["us-east-1b", "us-east-1a"])
-    assert plan["node1-us-east-1a"] == ("node1", "us-east-1a", ip_network("10.1.1.0/24"))
+    assert plan["us-east-1a-10.1.1.0/24"] == ("node1", "us-east-1a", ip_network("10.1.1.0/24"))
     assert len(plan) == 4
+    # A block that moves to another node keeps its key (AWS's key: table and destination).
+    moved = routing.pod_route_plan({"node4": ip_network("10.1.2.0/24"), "node1": ip_network("10.1.1.0/24")},
+                                   ["us-east-1b", "us-east-1a"])
+    assert set(moved) == set(plan) and moved["us-east-1b-10.1.2.0/24"][0] == "node4"
     assert routing.routes_per_private_table(3, "none") == 5
     assert routing.routes_per_private_table(300, "vxlan") == 2

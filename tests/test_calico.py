@@ -50,11 +50,11 @@ def test_rendered_custom_resources_validate_against_the_crds(encap):
     spec = {k: v for k, v in values["installation"].items() if k != "enabled"}
     errors = list(_strict_validator({"type": "object", **FACTS["installationSpec"]}).iter_errors(spec))
     assert not errors, [e.message for e in errors]
-    felix = values.get("defaultFelixConfiguration")
+    felix = calico.felix_configuration_patch(encap)
     if felix:
-        fspec = {k: v for k, v in felix.items() if k != "enabled"}
-        errors = list(_strict_validator({"type": "object", **FACTS["felixConfigurationSpec"]}).iter_errors(fspec))
+        errors = list(_strict_validator({"type": "object", **FACTS["felixConfigurationSpec"]}).iter_errors(felix["spec"]))
         assert not errors, [e.message for e in errors]
+        assert KubeSchemas("1.35").errors(felix, partial=True) == []
     # A misspelt field is caught (the check is not vacuous).
     bad = {**spec, "calicoNetwork": {**spec["calicoNetwork"], "bgpp": "Disabled"}}
     assert list(_strict_validator({"type": "object", **FACTS["installationSpec"]}).iter_errors(bad))
@@ -66,9 +66,14 @@ def test_installation_for_eks(encap, mtu):
     assert inst["kubernetesProvider"] == "EKS"
     assert inst["cni"] == {"type": "Calico", "ipam": {"type": "Calico"}}
     assert inst["calicoNetwork"] == {"bgp": "Disabled", "mtu": mtu, "ipPools": []}
-    # IPIP routes without BIRD need Felix; only then (unencapsulated pools would get direct routes).
-    felix = calico.chart_values(encap).get("defaultFelixConfiguration")
-    assert (felix == {"enabled": True, "programClusterRoutes": "Enabled"}) == (encap == "ipip")
+    # IPIP routes without BIRD need Felix; only then (unencapsulated pools would get direct routes). Set by a
+    # patch of the operator's FelixConfiguration, never by the chart (whose object Helm would have to own).
+    assert "defaultFelixConfiguration" not in calico.chart_values(encap)
+    felix = calico.felix_configuration_patch(encap)
+    assert (felix is not None) == (encap == "ipip")
+    if felix:
+        assert felix["spec"] == {"programClusterRoutes": "Enabled"} and felix["metadata"]["name"] == "default"
+        assert felix["metadata"]["annotations"] == {"pulumi.com/patchFieldManager": calico.FIELD_MANAGER}
 
 
 @pytest.mark.parametrize("encap", ENCAPS)

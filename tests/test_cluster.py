@@ -139,11 +139,13 @@ BASE = {
 }
 # Typha, and the Calico API server (hostNetwork on EKS with the Calico CNI).
 CALICO = BASE | {("tcp", 5473, 5473, "nodes"), ("tcp", 5443, 5443, "control-plane")}
+# Unencapsulated: pods from pods, and the webapp's port from nodes (kube-proxy forwarding across nodes).
+ROUTED = {("-1", -1, -1, "10.1.0.0/16"), ("tcp", 80, 80, "nodes")}
 EXPECTED_RULES = {
-    ("calico", "none"): CALICO | {("-1", -1, -1, "10.1.0.0/16")},
+    ("calico", "none"): CALICO | ROUTED,
     ("calico", "vxlan"): CALICO | {("udp", 4789, 4789, "nodes")},
     ("calico", "ipip"): CALICO | {("4", -1, -1, "nodes")},
-    ("flannel", "none"): BASE | {("-1", -1, -1, "10.1.0.0/16")},
+    ("flannel", "none"): BASE | ROUTED,
     ("flannel", "vxlan"): BASE | {("udp", 8472, 8472, "nodes")},
 }
 

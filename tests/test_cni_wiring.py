@@ -7,6 +7,7 @@ import pytest
 
 from cni_helpers import project_with_cni
 from offline.checks import cni as cni_checks
+from offline.checks import forwarding
 from offline import report
 
 AWS_TYPES = ("aws:",)
@@ -30,6 +31,43 @@ def test_cni_matches_the_vpc(run_stack, tmp_path, cni, encap):
     mtu = {"none": "9001", "vxlan": "8951", "ipip": "8981"}[encap]
     rows = [line.split() for line in table.splitlines()[2:]]
     assert [r[0] for r in rows] == ["node1", "node2", "node3"] and all(r[-1] == mtu for r in rows)
+    _forwarded_traffic_arrives(result, engine, ec2, cni, encap)
+
+
+def _forwarded_traffic_arrives(result, engine, ec2, cni, encap):
+    """NodePort/NLB/ALB traffic one node forwards to a webapp pod on another node gets through the security
+    group and the policies (issue 11 items 2, 3), and so would Goldmane's if it ran (item 11). Before the
+    fix: routed modes dropped it at the security group, overlays at the webapp policy (tunnel source)."""
+    assert forwarding.check_run(result, engine.kube, ec2) == []
+    nodes = list(forwarding.routes.nodes(ec2).values())
+    objects = list(engine.kube.objects.values())
+    flows = forwarding.flows(objects, nodes, goldmane=False)  # Goldmane is off (the release says so)
+    goldmane = [f for f in forwarding.flows(objects, nodes, goldmane=True) if "Goldmane" in f.what]
+    assert {f.what.split(" (")[0] for f in flows} >= {"kube-proxy forwarding webapp/webapp-nodeport",
+                                                       "kube-proxy forwarding webapp/webapp-lb"}
+    assert len({(f.a.name, f.b.name) for f in flows}) == 6  # every ordered pair of the three nodes
+    sg = result.named("workers-sg").id
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [sg]}])["SecurityGroupRules"]
+    pols = [o for o in objects if o["kind"] == "NetworkPolicy"]
+
+    def problems(rules_, pols_, flows_=flows):
+        return forwarding.flow_problems(flows_, cni, encap, lambda n: rules_, lambda n: (sg,), pols_)
+
+    assert problems(rules, pols) == []
+    # The check bites: without the node-to-node rule (routed) or the tunnel sources in the webapp policy
+    # (overlay), the forwarded traffic is dropped -- as it was before the fix.
+    if encap == "none":
+        no_forward = [r for r in rules if not (r.get("FromPort") == 80 and r.get("ReferencedGroupInfo"))]
+        assert any("security group drops TCP port 80" in p for p in problems(no_forward, pols))
+        # Had Goldmane stayed on (the chart's default), calico-node's reports to it would be dropped.
+        assert any("security group drops TCP port 7443" in p for p in problems(rules, pols, goldmane))
+    else:
+        webapp = next(p for p in pols if p["metadata"]["name"] == "webapp-ingress")
+        rule = webapp["spec"]["ingress"][0]
+        vpc_only = {**webapp, "spec": {**webapp["spec"], "ingress": [{**rule, "from": rule["from"][:1]}]}}
+        old = [vpc_only if p is webapp else p for p in pols]
+        assert any("NetworkPolicies in webapp drop it" in p and "tunnel address" in p for p in problems(rules, old))
+        assert problems(rules, pols, goldmane) == []  # in the tunnel, and nothing polices calico-system
 
 
 def _cni_rule(record) -> bool:

@@ -31,9 +31,13 @@ def test_removing_node2_keeps_node3(run_stack):
     before, _ = run_stack({"nodes": nodes_config(1, 2, 3)})
     after, _ = run_stack({"nodes": nodes_config(1, 3)})
     old, new = _routes(before), _routes(after)
-    node3 = {urn: cidr for urn, cidr in old.items() if "node3" in urn}
+    # Routes are keyed by table and destination: node3's block keeps its URNs (and targets, below).
+    node3 = {urn: cidr for urn, cidr in old.items() if cidr == "10.1.3.0/24"}
     assert len(node3) == 2 and all(new[urn] == cidr for urn, cidr in node3.items())
-    assert not any("node2" in urn for urn in new)
+    targets = {r.urn: r.inputs.get("networkInterfaceId") for r in after.of_type("aws:ec2/route:Route")}
+    eni3 = after.named("workers-node3").outputs["primaryNetworkInterfaceId"]
+    assert all(targets[urn] == eni3 for urn in node3)
+    assert not any("10.1.2.0/24" in urn for urn in new)
     assert "10.1.3.0/24" in new.values() and "10.1.2.0/24" not in new.values()
 
 

@@ -119,7 +119,7 @@ def test_values_never_need_imds_and_serve_webhooks_on_the_node():
     # The control plane reaches the webhook on the node: the node security group must open it.
     assert values["webhookBindPort"] in node_security.WEBHOOK_PORTS
     # Metrics stay off 8080 (NodeLocal DNSCache's health port on the node's link-local address).
-    assert values["metricsBindAddr"] == f":{lb_controller.METRICS_PORT}" and lb_controller.METRICS_PORT != 8080
+    assert values["metricsBindAddr"].endswith(f":{lb_controller.METRICS_PORT}") and lb_controller.METRICS_PORT != 8080
     assert values["createIngressClassResource"] is False and values["keepTLSSecret"] is True
     with pytest.raises(ValueError, match="at least 1"):
         lb_controller.chart_values("c", "r", "v", "a", 0)
@@ -139,7 +139,7 @@ def test_node_security_group_admits_the_webhook_from_the_control_plane(run_stack
 def test_release_waits_for_its_pods_after_the_role_and_the_addons(run_stack):
     result, _ = run_stack()
     release = result.named("lb-controller-release")
-    assert release.inputs.get("skipAwait") in (None, False)  # Service webhook must be serving before Services
+    assert release.inputs.get("skipAwait") in (None, False)  # Ingress webhook must be serving before Ingresses
     assert release.inputs["version"] == lb_controller.CHART_VERSION
     assert result.named("lb-controller-role-policy").urn in release.dependencies
     assert result.named("addons").urn in release.dependencies or any(
@@ -192,15 +192,50 @@ def test_engine_refuses_a_managed_policy_over_the_size_quota(run_stack, tmp_path
     assert "PolicySize: 6144" in result.error
 
 
-def test_every_service_waits_for_the_fail_closed_webhook_or_precedes_it(run_stack):
+def test_fail_closed_webhooks_order_what_they_intercept(run_stack):
     result, _ = run_stack({"nodeLocalDns": True})
     assert result.ok, result.error
     records = list(result.records.values())
     assert alb_checks.webhook_order_problems(records) == []
-    # The node-local-dns Service, if it did not wait for the release, would race the webhook.
-    upstream = next(r for r in records if r.type == "kubernetes:core/v1:Service" and "upstream" in r.name)
-    release = result.named("lb-controller-release").urn
-    assert release in upstream.dependencies
-    upstream.dependencies = [d for d in upstream.dependencies if d != release]
+    release = result.named("lb-controller-release")
+    # The ALB Ingress, if it did not wait for the release, would race the Ingress validator (failurePolicy Fail).
+    ingress = next(r for r in records if r.type == "kubernetes:networking.k8s.io/v1:Ingress")
+    assert release.urn in ingress.dependencies
+    ingress.dependencies = []  # (it also waits for the app, which waits for the release)
     problems = alb_checks.webhook_order_problems(records)
-    assert len(problems) == 1 and problems[0].startswith(f"Service {upstream.name}: may be created while"), problems
+    assert problems == [f"Ingress {ingress.name}: may be created while the load balancer controller's webhook "
+                        f"vingress.elbv2.k8s.aws (failurePolicy Fail) has no ready replica; make it depend on "
+                        f"{release.name}"], problems
+    # With the Service mutator off, Services need no ordering (the node-local-dns one does not wait) ...
+    upstream = next(r for r in records if r.type == "kubernetes:core/v1:Service" and "upstream" in r.name)
+    assert release.urn not in upstream.dependencies
+    # ... and with the chart default (mutator on) the same Service would race it.
+    release.inputs = {**release.inputs, "values": {**release.inputs["values"], "enableServiceMutatorWebhook": True}}
+    problems = alb_checks.webhook_order_problems(records)
+    assert any(p.startswith(f"Service {upstream.name}: may be created while") and "mservice" in p for p in problems)
+
+
+def test_the_service_mutator_is_off_and_every_load_balancer_service_names_its_class(dev_stack):
+    result, engine = dev_stack
+    records = list(result.records.values())
+    objects = list(engine.kube.objects.values())
+    assert alb_checks.load_balancer_class_problems(records, objects) == []
+    (release,) = alb_checks.controller_releases(records)
+    assert release["values"]["enableServiceMutatorWebhook"] is False
+    assert "mservice.elbv2.k8s.aws" not in {h["name"] for h in alb_checks.active_webhooks(release["values"])}
+    # The chart's default (what the stack shipped before) is caught: a fail-closed webhook on every Service.
+    rel = next(r for r in records if r.name == "lb-controller-release")
+    values = {k: v for k, v in rel.inputs["values"].items() if k != "enableServiceMutatorWebhook"}
+    rel.inputs = {**rel.inputs, "values": values}
+    (problem,) = alb_checks.load_balancer_class_problems(records, objects)
+    assert "fails closed on every Service CREATE cluster-wide" in problem
+    # A LoadBalancer Service without a class would be left to EKS's cloud provider.
+    lb = next(o for o in objects if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer")
+    bare = {**lb, "spec": {k: v for k, v in lb["spec"].items() if k != "loadBalancerClass"}}
+    problems = alb_checks.load_balancer_class_problems(records, [bare])
+    assert any("without loadBalancerClass" in p for p in problems), problems
+
+
+def test_metrics_listen_on_loopback_only():
+    values = lb_controller.chart_values("c", "us-east-1", "vpc-1", "arn", 2)
+    assert values["metricsBindAddr"] == "127.0.0.1:61780"

@@ -66,7 +66,7 @@ def _first(result, type_token, **match):
 
 
 def _route(result):
-    _named(result, "pod-routes-node1-us-east-1a").inputs["destinationCidrBlock"] = "10.1.9.0/24"
+    _named(result, "pod-routes-us-east-1a-10.1.1.0/24").inputs["destinationCidrBlock"] = "10.1.9.0/24"
 
 
 def _src_dst(result):
@@ -106,8 +106,9 @@ def _release_value(result):
 
 
 def _webhook_order(result):
-    svc = _named(result, "app-service-webapp")
-    svc.dependencies = []
+    # The Ingress validator fails closed (the Service mutator is off: Services need no ordering).
+    ingress = _first(result, "kubernetes:networking.k8s.io/v1:Ingress")
+    ingress.dependencies = []
 
 
 def _schema(result):

@@ -1,23 +1,35 @@
 """Cross-object checks of a finished run: what AWS and the API server accept but what would not work.
 
 ``routes`` (pod routes vs nodes, source/dest check), ``cni`` (IPPools or podCIDRs vs the VPC's blocks),
-``app`` (Services, NetworkPolicy flows), ``alb`` (the load balancer controller, Ingresses, NLB Services),
-``dns`` (Corefile, node-local-dns, kubelet), ``nodes`` (kubelet's maxPods vs nodeadm's reservation).
-``run_all`` is what the CLI and the tests run.
+``app`` (Services, NetworkPolicy flows), ``forwarding`` (node-to-pod traffic across nodes through the
+security group and the policies, per mode), ``alb`` (the load balancer controller, Ingresses, NLB Services),
+``dns`` (Corefile, node-local-dns, kubelet), ``nodes`` (kubelet's maxPods vs nodeadm's reservation),
+``destroy`` (what each deletion needs still exists in Pulumi's reverse dependency order), ``hosts`` (Calico
+keeps pods off the nodes' own addresses). ``run_all`` is what the CLI and the tests run.
 """
 
 from __future__ import annotations
 
 
+def forwarded_from(cfg) -> tuple[str, ...]:
+    """The CIDRs the stack's forwarded web traffic comes from besides the VPC (the intent the app flow
+    matrix is checked against; the forwarding check judges whether packets really get through)."""
+    from k8snet.cni.dataplane import forwarded_source_cidrs
+
+    return forwarded_source_cidrs(cfg.encapsulation, str(cfg.pod_cidr))
+
+
 def run_all(result, engine) -> list[str]:
     """Every problem the checks find in a successful run (empty when all hold)."""
-    from . import alb, app, cni, dns, nodes, routes
+    from . import alb, app, cni, destroy, dns, forwarding, hosts, nodes, routes
     from .stack import stack_config
 
     cfg = stack_config(result)
     ec2 = engine.client("ec2")
     objects = list(engine.kube.objects.values())
     return (routes.check_pod_routes(ec2) + cni.check_run(result, engine.kube, ec2)
-            + app.service_problems(objects) + app.flow_problems(objects, cfg.app_namespace, str(cfg.vpc_cidr))
+            + app.service_problems(objects)
+            + app.flow_problems(objects, cfg.app_namespace, str(cfg.vpc_cidr), forwarded_from(cfg))
             + alb.check_run(result, engine.kube, ec2) + dns.check_run(result, engine.kube.objects)
-            + nodes.check_run(result))
+            + nodes.check_run(result) + forwarding.check_run(result, engine.kube, ec2)
+            + destroy.check_run(result) + hosts.check_run(result, engine.kube, ec2))

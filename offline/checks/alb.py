@@ -25,7 +25,8 @@ from k8snet.shared import tags
 from k8snet.app.manifests import NLB_CLASS
 from k8snet.app.policy_eval import Endpoint, allowed
 
-from ..kube.api_server import _whole_numbers
+from ..harness.lifecycle import closure
+from ..kube.api_server import _whole_numbers, is_api_object
 from . import chart_facts, routes
 from .app import policies, selected_pods
 from .cni import RELEASE
@@ -160,12 +161,7 @@ def release_problems(records: Iterable, kube_schemas, aws: AwsView) -> list[str]
 
 
 def _get(values: Mapping, path: str):
-    node = values
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
+    return chart_facts.value_at(values, path)
 
 
 def _irsa_problems(who: str, rel: Mapping, values: Mapping, aws: AwsView) -> list[str]:
@@ -351,32 +347,102 @@ def nlb_service_problems(objects: Iterable[Mapping]) -> list[str]:
     return problems
 
 
-def _closure(start: str, edges: Mapping[str, list[str]]) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        for nxt in edges.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
+def _value(values: Mapping, path: str):
+    """A value as the chart reads it: what the release sets, else the chart's default."""
+    given = _get(values, path)
+    return facts()["defaults"].get(path) if given is None else given
+
+
+def active_webhooks(values: Mapping) -> list[dict]:
+    """The admission webhooks the chart registers with these values, operations and failurePolicy resolved."""
+    out = []
+    for hook in facts()["webhooks"]:
+        if ("enabledBy" in hook and not _value(values, hook["enabledBy"])) or \
+                ("disabledBy" in hook and _value(values, hook["disabledBy"])):
+            continue
+        resolved = {k: _value(values, hook[k]["value"]) if isinstance(hook[k], dict) else hook[k]
+                    for k in ("operations", "failurePolicy")}
+        out.append({**hook, **resolved})
+    return out
+
+
+_POD_CREATORS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+def _mapping(value) -> Mapping:
+    """A map, or nothing (a value not known yet in a policy pack's preview is neither)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _intercepted(hook: Mapping, record, namespaces: Mapping[str, Mapping]) -> bool:
+    """Whether creating ``record``'s object (or, for Pod webhooks, the pods its workload creates) goes
+    through ``hook``: kind, then the namespace and object labels the webhook selects on."""
+    kind = record.type.split(":")[-1]
+    api_version = record.inputs.get("apiVersion", "")
+    targets = {k.rsplit("/", 1)[1]: k.rsplit("/", 1)[0] for k in hook["kinds"]}
+    meta = _mapping(record.inputs.get("metadata"))
+    labels = _mapping(meta.get("labels"))
+    if "Pod" in targets and kind in _POD_CREATORS:
+        template = _mapping(_mapping(record.inputs.get("spec")).get("template"))
+        labels = _mapping(_mapping(template.get("metadata")).get("labels"))
+    elif targets.get(kind) != api_version:
+        return False
+    namespace = meta.get("namespace")
+    ns_labels = namespaces.get(namespace if isinstance(namespace, str) else "default") or {}
+    return all(ns_labels.get(k) == v for k, v in (hook.get("namespaceLabel") or {}).items()) and \
+        all(labels.get(k) == v for k, v in (hook.get("objectLabel") or {}).items())
 
 
 def webhook_order_problems(records: Iterable) -> list[str]:
-    """The controller's Service mutating webhook fails closed on every Service creation. A Service
-    that neither waits for the release nor is waited for by it races the webhook: created while the
-    webhook configuration exists but no replica serves it, the API server refuses it."""
+    """The controller's fail-closed webhooks refuse what they intercept while no replica serves them.
+    An object one intercepts on CREATE that neither waits for the release nor is waited for by it races
+    the webhook: created while the webhook configuration exists but no replica is ready, it is refused.
+    (With the Service mutator off, that is the ALB Ingresses: the Ingress validator fails closed.)"""
     records = list(records)
     releases = [r for r in records if r.type == RELEASE and r.inputs.get("chart") == lb_controller.CHART]
     if not releases:
         return []
     edges = {r.urn: list(r.dependencies) for r in records}
+    namespaces = {_mapping(r.inputs.get("metadata")).get("name"):
+                  _mapping(_mapping(r.inputs.get("metadata")).get("labels"))
+                  for r in records if r.type == "kubernetes:core/v1:Namespace"}
     problems = []
     for release in releases:
-        before = _closure(release.urn, edges)  # what the release waits for
-        for svc in (r for r in records if r.type == "kubernetes:core/v1:Service"):
-            if svc.urn not in before and release.urn not in _closure(svc.urn, edges):
-                problems.append(f"Service {svc.name}: may be created while the load balancer controller's Service "
-                                f"webhook (failurePolicy Fail) has no ready replica; make it depend on {release.name}")
+        values = _whole_numbers(release.inputs).get("values")
+        if not isinstance(values, Mapping):
+            continue  # not known yet (a policy pack's preview): which webhooks run cannot be told
+        hooks = [h for h in active_webhooks(values) if h["failurePolicy"] == "Fail" and "CREATE" in h["operations"]]
+        before = closure(release.urn, edges)  # what the release waits for
+        for obj in (r for r in records if is_api_object(r.type) and not r.type.endswith("Patch")):
+            hook = next((h for h in hooks if _intercepted(h, obj, namespaces)), None)
+            if hook and obj.urn not in before and release.urn not in closure(obj.urn, edges):
+                kind = obj.type.split(":")[-1]
+                problems.append(f"{kind} {obj.name}: may be created while the load balancer controller's webhook "
+                                f"{hook['name']} (failurePolicy Fail) has no ready replica; make it depend on "
+                                f"{release.name}")
+    return problems
+
+
+def load_balancer_class_problems(records: Iterable, objects: Iterable[Mapping]) -> list[str]:
+    """The controller's Service mutator (chart default: on, failurePolicy Fail, every Service CREATE in
+    every namespace) exists only to give LoadBalancer Services its loadBalancerClass. While no replica
+    serves it (an upgrade, a lost node) no Service can be created anywhere in the cluster. Every
+    LoadBalancer Service must name its class itself and the mutator must be off."""
+    releases = controller_releases(records)
+    if not releases:
+        return []
+    problems = []
+    for rel in releases:
+        if any(h["name"] == "mservice.elbv2.k8s.aws" for h in active_webhooks(rel.get("values") or {})):
+            problems.append(f"helm release {rel.get('name')}: the Service mutator webhook is on (chart default "
+                            "enableServiceMutatorWebhook: true); it fails closed on every Service CREATE cluster-wide: "
+                            "set enableServiceMutatorWebhook: false and loadBalancerClass on each LoadBalancer Service")
+    for svc in _of_kind(objects, "Service"):
+        spec = svc.get("spec") or {}
+        if spec.get("type") == "LoadBalancer" and not spec.get("loadBalancerClass"):
+            problems.append(f"Service {svc['metadata'].get('namespace', 'default')}/{svc['metadata']['name']}: "
+                            "type LoadBalancer without loadBalancerClass: with the mutator off nothing assigns it "
+                            f"{NLB_CLASS}, and EKS's cloud provider would build a Classic Load Balancer")
     return problems
 
 
@@ -385,4 +451,5 @@ def check_run(result, kube, ec2) -> list[str]:
     aws = AwsView(ec2, region=ec2.meta.region_name)
     return (release_problems(result.records.values(), kube.schemas, aws)
             + webhook_order_problems(result.records.values())
+            + load_balancer_class_problems(result.records.values(), objects)
             + ingress_problems(objects, ec2) + nlb_service_problems(objects))

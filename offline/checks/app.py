@@ -6,7 +6,7 @@ duplicate or out-of-range nodePorts, NetworkPolicies that do not produce the int
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from k8snet.app import flows as app_flows
 from k8snet.dns import node_local_dns_manifests
@@ -102,14 +102,16 @@ def node_local_dns_ips(objects: Iterable[Mapping]) -> tuple[str, ...]:
     return node_local_dns_manifests.local_ips_of(ds) if ds else ()
 
 
-def flow_results(objects: Iterable[Mapping], namespace: str, vpc_cidr: str) -> list[tuple[app_flows.Flow, bool]]:
+def flow_results(objects: Iterable[Mapping], namespace: str, vpc_cidr: str,
+                 forwarded_from: Sequence[str] = ()) -> list[tuple[app_flows.Flow, bool]]:
     objects = list(objects)
     pols = policies(objects)
     return [(f, allowed(pols, f.src, f.dst, f.port, f.protocol))
-            for f in app_flows.flows(namespace, vpc_cidr, node_local_dns_ips(objects))]
+            for f in app_flows.flows(namespace, vpc_cidr, node_local_dns_ips(objects), forwarded_from)]
 
 
-def flow_problems(objects: Iterable[Mapping], namespace: str, vpc_cidr: str) -> list[str]:
+def flow_problems(objects: Iterable[Mapping], namespace: str, vpc_cidr: str,
+                  forwarded_from: Sequence[str] = ()) -> list[str]:
     """Flows the policies allow but should not, or block but should allow (empty without policies:
     then everything is allowed, by choice of config)."""
     objects = list(objects)
@@ -117,4 +119,4 @@ def flow_problems(objects: Iterable[Mapping], namespace: str, vpc_cidr: str) -> 
         return []
     return [f"{f.src.name} -> {f.dst.name}:{f.port}/{f.protocol} is {'allowed' if got else 'denied'}, "
             f"expected {'allowed' if f.expected else 'denied'} ({f.why})"
-            for f, got in flow_results(objects, namespace, vpc_cidr) if got != f.expected]
+            for f, got in flow_results(objects, namespace, vpc_cidr, forwarded_from) if got != f.expected]

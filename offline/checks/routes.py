@@ -29,9 +29,12 @@ def _tags(items) -> dict[str, str]:
 
 
 def nodes(ec2) -> dict[str, NodeView]:
-    """Worker nodes as AWS reports them (instances carrying the k8snet/node tag)."""
+    """Worker nodes as AWS reports them (live instances carrying the k8snet/node tag; a terminated one,
+    e.g. one an update replaced, is no node)."""
     found = {}
-    for reservation in ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": [NODE_TAG]}])["Reservations"]:
+    filters = [{"Name": "tag-key", "Values": [NODE_TAG]},
+               {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    for reservation in ec2.describe_instances(Filters=filters)["Reservations"]:
         for inst in reservation["Instances"]:
             tags = _tags(inst.get("Tags"))
             eni = next(n for n in inst["NetworkInterfaces"] if n["Attachment"]["DeviceIndex"] == 0)

@@ -178,10 +178,7 @@ class OfflineEngine:
         if (problem := region_problem(self.region)) is not None:  # the provider refuses it too
             return RunResult(config, {}, error=f"aws:region: {problem}", error_kind="config")
         quota = self.route_table_quota or int(config.get(ROUTE_QUOTA_KEY, AWS_DEFAULT_ROUTE_QUOTA))
-        # The API server takes its version and service CIDR from the EKS cluster once one is created.
-        kube = KubeContext(region=self.region)
-        self.kube = kube  # what the simulated API server holds, for tests to read back
-        monitor = RecordingMonitor(MotoMocks(AwsContext(region=self.region, route_table_quota=quota), kube))
+        monitor = self._monitor(quota)
         log = _LogCollector()
         self._configure(config, monitor, log)
 
@@ -211,6 +208,12 @@ class OfflineEngine:
         if stack_record is not None:
             result.exports = stack_record.outputs
         return result
+
+    def _monitor(self, quota: int) -> RecordingMonitor:
+        """A new account and API server for the run (offline.harness.lifecycle keeps them across runs)."""
+        # The API server takes its version and service CIDR from the EKS cluster once one is created.
+        self.kube = KubeContext(region=self.region)  # what the simulated API server holds, for tests to read back
+        return RecordingMonitor(MotoMocks(AwsContext(region=self.region, route_table_quota=quota), self.kube))
 
     def _configure(self, config: ResolvedConfig, monitor: RecordingMonitor, log: _LogCollector) -> None:
         # A previous run's unfinished (e.g. refused) work must not leak into this one.

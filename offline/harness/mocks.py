@@ -16,8 +16,9 @@ from ..aws import eks as aws_eks
 from ..aws import iam as aws_iam
 from ..aws.context import AwsContext
 from ..aws.rules import AwsRejection
+from ..kube import helm
 from ..kube.addons import addon_objects
-from ..kube.api_server import KubeContext, is_api_object
+from ..kube.api_server import KubeContext, _whole_numbers, is_api_object, unwrap_secrets
 
 # Kubernetes versions whose EKS AL2023 AMI parameters exist, per the EKS version calendar
 # (1.29-1.35 released on EKS by Jan 2026; 1.35 in standard support until Mar 2027).
@@ -26,6 +27,12 @@ _EKS_AMI_PARAM = re.compile(
     r"^/aws/service/eks/optimized-ami/(?P<version>1\.\d+)/amazon-linux-2023/(?P<arch>x86_64|arm64)/standard/recommended/image_id$"
 )
 EKS_AMI_OWNER = "602401143452"  # the account that publishes EKS-optimized AMIs
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def plain(inputs: dict) -> dict:
+    """Inputs as a provider receives them: secrets unwrapped, whole numbers as ints."""
+    return _whole_numbers(unwrap_secrets(dict(inputs)))
 
 
 def stable_seed(*parts: str) -> int:
@@ -39,14 +46,17 @@ class MotoMocks(pulumi.runtime.Mocks):
         self.handlers = {**aws_ec2.HANDLERS, **aws_iam.HANDLERS, **aws_eks.HANDLERS}
         self._eks_amis: dict[str, str] = {}
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs, salt: str = "") -> tuple[str | None, dict]:
+        """``salt`` tells a replacement's ids from those of the resource it replaces."""
         if not args.custom:
             return None, {}  # component resources have no provider-side state
         # Ids drawn from moto's RNG depend only on the resource's identity, not on what else
         # the stack holds or in which order resources arrive: reruns are reproducible.
-        mock_random.seed(stable_seed(args.typ, args.name))
+        mock_random.seed(stable_seed(args.typ, args.name, *((salt,) if salt else ())))
         if self.kube is not None and is_api_object(args.typ):
             return self.kube.create(args.typ, dict(args.inputs))
+        if self.kube is not None and args.typ == HELM_RELEASE:
+            helm.install(self.kube, plain(args.inputs))  # what the chart puts into the cluster
         if args.typ == "random:index/randomPassword:RandomPassword":
             return self._random_password(args)
         inputs = dict(args.inputs)
@@ -58,7 +68,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         if handler is None:
             return self.echo(args, inputs)
         try:
-            created = handler(self.ctx, args.name, inputs)
+            # A replacement's client token differs from the original's, as the provider's does.
+            created = handler(self.ctx, args.name + (f"-{salt}" if salt else ""), inputs)
             if args.typ == "aws:eks/cluster:Cluster" and self.kube is not None:
                 state = created[1]
                 self.kube.attach_cluster(state["version"], state["kubernetesNetworkConfig"]["serviceIpv4Cidr"])

@@ -79,6 +79,7 @@ class RecordingMonitor(MockMonitor):
                 "replaceOnChanges": sorted(request.replaceOnChanges),
                 "additionalSecretOutputs": sorted(request.additionalSecretOutputs),
                 "provider": request.provider,
+                "aliases": self.alias_urns(request),
             },
         )
         if request.type == "pulumi:pulumi:Stack":
@@ -99,7 +100,7 @@ class RecordingMonitor(MockMonitor):
         # The engine runs RPCs one at a time; the lock keeps moto safe should anything use threads.
         with self._lock:
             try:
-                resource_id, state = self.mocks.new_resource(args)
+                resource_id, state = self.provide(record, args)
             except Exception as exc:
                 self.failed.append(record)
                 exc.registration = record  # which resource the refusal names (several may fail at once)
@@ -110,6 +111,22 @@ class RecordingMonitor(MockMonitor):
             self.records[urn] = record
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_struct(state))
+
+    def provide(self, record: Registration, args: MockResourceArgs) -> tuple[str | None, dict]:
+        """Create the resource (a later run of a lifecycle updates what an earlier one created instead)."""
+        return self.mocks.new_resource(args)
+
+    def alias_urns(self, request) -> list[str]:
+        """The URNs a registration's aliases name (alias specs resolved against its parent, type and name)."""
+        urns = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return sorted(urns)
 
     def Invoke(self, request):
         if request.tok == "pulumi:pulumi:getResource":

@@ -4,7 +4,12 @@ Every ``kubernetes:<group>/<version>:<Kind>`` resource is the object the provide
 it is validated against the schema of the cluster's Kubernetes version (or the vendored CRD),
 refused like the API server would refuse it, and answered with the fields the server fills in
 (a Service's clusterIP and nodePorts, a load balancer's hostname). Helm releases and providers
-are not API objects and are echoed.
+are not API objects and are echoed; what a release puts into the cluster is modelled in ``helm``.
+
+Every object has an owner: the program (``pulumi``), a Helm release (``helm:<release>``), an EKS add-on,
+or a component that creates it at run time (the tigera-operator's FelixConfiguration ``default``). Helm
+refuses to render an object someone else owns; a server-side-apply patch (a ``…Patch`` resource) merges
+into whatever is there and conflicts only on a field another manager set to a different value.
 """
 
 from __future__ import annotations
@@ -57,6 +62,35 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
+def _leaves(value: Any, prefix: str):
+    """(dotted path, value) of every leaf of a nested dict (lists are leaves, as SSA's atomic lists)."""
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _leaves(v, f"{prefix}.{k}")
+    else:
+        yield prefix, value
+
+
+def _merge(base: dict, patch: dict) -> dict:
+    out = dict(base)
+    for k, v in patch.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _keep_allocations(obj: dict, old: dict) -> dict:
+    """A Service update keeps the clusterIP and nodePorts the API server allocated (they are immutable
+    or sticky once set; the program does not send them)."""
+    spec, old_spec = dict(obj.get("spec") or {}), old.get("spec") or {}
+    if old_spec.get("clusterIP") and not spec.get("clusterIP"):
+        spec["clusterIP"] = old_spec["clusterIP"]
+    old_ports = {(p.get("name"), p.get("port")): p.get("nodePort") for p in old_spec.get("ports") or []}
+    spec["ports"] = [{**p, "nodePort": old_ports[(p.get("name"), p.get("port"))]}
+                     if "nodePort" not in p and old_ports.get((p.get("name"), p.get("port"))) else p
+                     for p in spec.get("ports") or []]
+    return {**obj, "spec": spec}
+
+
 def is_api_object(type_token: str) -> bool:
     return type_token.startswith("kubernetes:") and not type_token.startswith(NOT_API_OBJECTS)
 
@@ -71,6 +105,9 @@ class KubeContext:
     node_ports: dict[int, str] = field(default_factory=dict)  # allocated nodePort -> service
     objects: dict[tuple[str, str, str, str], dict] = field(default_factory=dict)  # (apiVersion, kind, ns, name)
     cluster_ips: dict[str, str] = field(default_factory=dict)  # allocated clusterIP -> service
+    owners: dict[tuple[str, str, str, str], str] = field(default_factory=dict)  # object key -> who created it
+    # object key -> {field path: manager} for fields set by server-side apply or by a run-time creator
+    managers: dict[tuple[str, str, str, str], dict[str, str]] = field(default_factory=dict)
 
     def attach_cluster(self, version: str, service_cidr: str) -> None:
         """The API server of the EKS cluster just created: its version's schemas, its service range."""
@@ -83,7 +120,7 @@ class KubeContext:
         # Built on first use: a stack without Kubernetes objects needs no schemas (or version).
         return KubeSchemas(self.version)
 
-    def create(self, type_token: str, inputs: dict) -> tuple[str, dict]:
+    def create(self, type_token: str, inputs: dict, owner: str = "pulumi") -> tuple[str, dict]:
         obj = _whole_numbers(unwrap_secrets(inputs))
         partial = type_token.endswith("Patch")
         try:
@@ -102,7 +139,9 @@ class KubeContext:
                 raise KubeRejection("NotFound", f'namespaces "{namespace}" not found (create the Namespace '
                                     f"first: make {obj['kind']} {name} depend on it)")
         key = (obj["apiVersion"], obj["kind"], namespace or "", name)
-        if key in self.objects and not partial:
+        if partial:
+            return self._apply_patch(key, obj, namespaced)
+        if key in self.objects:
             # Two resources of one stack managing one object would overwrite each other.
             raise KubeRejection("AlreadyExists", f"{obj['kind']} {name!r} is already managed by another resource")
         if obj["kind"] == "Namespace":
@@ -115,12 +154,109 @@ class KubeContext:
         elif obj["kind"] == "Ingress":
             state["status"] = {"loadBalancer": {"ingress": [{"hostname": self._lb_hostname("k8s", namespace, name)}]}}
         self.objects[key] = state
+        self.owners[key] = owner
         resource_id = f"{namespace}/{name}" if namespaced else name
         return resource_id, state
 
-    def install(self, obj: dict) -> tuple[str, dict]:
+    def install(self, obj: dict, owner: str = "eks-addon") -> tuple[str, dict]:
         """An object something other than the program creates (an EKS add-on's), checked the same way."""
-        return self.create("kubernetes:installed", obj)
+        return self.create("kubernetes:installed", obj, owner)
+
+    def place(self, obj: dict, owner: str, fields: dict[str, str] | None = None) -> tuple[str, str, str, str]:
+        """An object a chart or a controller puts into the cluster (not validated: its schema is the chart's
+        business), recorded with its owner; ``fields``: field path -> manager, for patches to conflict with."""
+        meta = obj.get("metadata") or {}
+        key = (obj["apiVersion"], obj["kind"], meta.get("namespace") or "", meta.get("name") or "")
+        self.objects[key] = obj
+        self.owners[key] = owner
+        self.managers[key] = dict(fields or {})
+        return key
+
+    def owner_of(self, api_version: str, kind: str, name: str, namespace: str = "") -> str | None:
+        return self.owners.get((api_version, kind, namespace, name))
+
+    def _apply_patch(self, key: tuple[str, str, str, str], obj: dict, namespaced: bool) -> tuple[str, dict]:
+        """Server-side apply (what pulumi-kubernetes sends for a Patch resource, with its field manager:
+        the ``pulumi.com/patchFieldManager`` annotation, else a generated one). Creates the object when
+        absent (an apply upserts; pulumi-kubernetes provider/pkg/await/await.go notes it always upserts);
+        otherwise merges, refusing to take a field another manager holds with a different value unless
+        ``pulumi.com/patchForce`` is "true"."""
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        manager = annotations.get("pulumi.com/patchFieldManager", "pulumi-kubernetes-patch")
+        force = annotations.get("pulumi.com/patchForce") == "true"
+        current = self.objects.get(key)
+        held = self.managers.setdefault(key, {})
+        paths = dict(_leaves(obj.get("spec") or {}, "spec"))
+        if current is not None:
+            have = dict(_leaves(current.get("spec") or {}, "spec"))
+            clashes = sorted(p for p, v in paths.items()
+                             if held.get(p, manager) != manager and have.get(p) != v)
+            if clashes and not force:
+                raise KubeRejection("Conflict", f"Apply failed with {len(clashes)} conflict(s): "
+                                    + "; ".join(f'conflict with "{held[p]}": .{p}' for p in clashes))
+            merged = {**current, "spec": _merge(current.get("spec") or {}, obj.get("spec") or {})}
+        else:
+            merged = dict(obj)
+            self.owners[key] = f"ssa:{manager}"
+        held.update({p: manager for p in paths})
+        self.objects[key] = merged
+        return (f"{key[2]}/{key[3]}" if namespaced else key[3]), merged
+
+    def update(self, type_token: str, old_inputs: dict, inputs: dict) -> tuple[str, dict]:
+        """An object the program changes in place: validated like a create; a Service keeps its allocations."""
+        old_key = self.key_of(old_inputs)
+        old_state = self.objects.get(old_key)
+        if type_token.endswith("Patch"):
+            return self.create(type_token, inputs)
+        self._release(old_key)
+        if old_state is not None and old_state["kind"] == "Service":
+            inputs = _keep_allocations(_whole_numbers(unwrap_secrets(inputs)), old_state)
+        try:
+            resource_id, state = self.create(type_token, inputs)
+        except KubeRejection:
+            if old_state is not None:
+                self.objects[old_key], self.owners[old_key] = old_state, "pulumi"
+            raise
+        return resource_id, state
+
+    def delete(self, inputs: dict, type_token: str = "") -> None:
+        """The program deletes an object; a patch instead gives up its fields (pulumi-kubernetes
+        relinquishes them on delete): the object stays, without the values only the patch set."""
+        key = self.key_of(inputs)
+        if not type_token.endswith("Patch"):
+            self._release(key)
+            return
+        annotations = (inputs.get("metadata") or {}).get("annotations") or {}
+        manager = annotations.get("pulumi.com/patchFieldManager", "pulumi-kubernetes-patch")
+        held = self.managers.get(key, {})
+        mine = [p for p, m in held.items() if m == manager]
+        obj = self.objects.get(key)
+        for path in mine:
+            del held[path]
+            parent, _, leaf = path.rpartition(".")
+            node = obj
+            for part in parent.split(".") if obj is not None else ():
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(leaf, None)
+
+    def key_of(self, inputs: dict) -> tuple[str, str, str, str]:
+        obj = _whole_numbers(unwrap_secrets(inputs))
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or ("default" if self._namespaced(obj) else "")
+        return obj["apiVersion"], obj["kind"], namespace, meta.get("name") or ""
+
+    def _release(self, key: tuple[str, str, str, str]) -> None:
+        obj = self.objects.pop(key, None)
+        self.owners.pop(key, None)
+        self.managers.pop(key, None)
+        if obj is None:
+            return
+        if key[1] == "Namespace":
+            self.namespaces.discard(key[3])
+        who = f"{key[2]}/{key[3]}"
+        self.node_ports = {p: s for p, s in self.node_ports.items() if s != who}
+        self.cluster_ips = {ip: s for ip, s in self.cluster_ips.items() if s != who}
 
     def _namespaced(self, obj: dict) -> bool:
         cluster_scoped = {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "StorageClass",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from k8snet.app import manifests
 from offline.checks import app as app_checks
 
+from .network import pod_routes, routed_blocks
 from ..plan import Plan, has_unknown, known, mapping
 from ..registry import MANDATORY, stack_rule
 
@@ -54,4 +55,7 @@ def check_flows(plan: Plan, config: dict):
         return
     vpc_cidr = known(vpcs[0].props.get("cidrBlock"), "the VPC's cidrBlock")
     relevant = [o for o in objects if o.get("kind") in ("NetworkPolicy", "DaemonSet")]
-    yield from app_checks.flow_problems(known(relevant, "the NetworkPolicies"), namespace, vpc_cidr)
+    # With an overlay, forwarded web traffic comes from the nodes' tunnel addresses, inside their blocks.
+    forwarded = [] if pod_routes(plan) else sorted(str(b) for b in known(routed_blocks(plan), "the nodes' blocks")
+                                                   .values() if isinstance(b, str) and b)
+    yield from app_checks.flow_problems(known(relevant, "the NetworkPolicies"), namespace, vpc_cidr, forwarded)

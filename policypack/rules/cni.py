@@ -35,8 +35,10 @@ def encapsulation(plan: Plan, kind: str | None, values: dict, objects: dict) -> 
             why="A pod addressed outside its node's routed block is unreachable from other nodes (the VPC sends its "
                 "replies elsewhere); Calico without strict affinity borrows other nodes' addresses. Mandatory.")
 def check_cni(plan: Plan, config: dict):
+    # pools, IPAM config, the podCIDR assigners (not the host-protection policy, whose node addresses are
+    # unknown in a first preview)
     objects = {key: obj for key, obj in plan.kube_object_map().items()
-               if key[0] in (calico.CRD_GROUP, "apps/v1")}  # pools, IPAM config, the podCIDR assigners
+               if key[:2] in ((calico.CRD_GROUP, "IPPool"), (calico.CRD_GROUP, "IPAMConfig"), ("apps/v1", "DaemonSet"))}
     known(objects, "the IP pools or podCIDR assigners")
     records = plan.records
     kind, values = cni_checks.cni_of(records)

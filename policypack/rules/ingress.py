@@ -116,10 +116,12 @@ def check_lb_controller(plan: Plan, config: dict):
             yield from alb.release_problems([release], kube_schemas(plan), PlanAws(plan, release))
 
 
-@stack_rule("lb-controller-webhook-order", "Every Service waits for the load balancer controller, or the controller "
+@stack_rule("lb-controller-webhook-order", "Every object a fail-closed webhook of the load balancer controller "
+                                           "intercepts (the ALB Ingress) waits for the controller, or the controller "
                                            "for it",
             level=ADVISORY,
-            why="The controller's Service webhook fails closed: a Service created while no replica serves it is "
-                "refused, but a retried `pulumi up` succeeds. Advisory: a transient failure, not a broken network.")
+            why="The controller's Ingress validator (and, if enabled, its Service mutator) fails closed: an object "
+                "created while no replica serves it is refused, but a retried `pulumi up` succeeds. Advisory: a "
+                "transient failure, not a broken network.")
 def check_webhook_order(plan: Plan, config: dict):
     yield from alb.webhook_order_problems(plan.records)

@@ -40,6 +40,9 @@ class ExampleAppArgs(TypedDict):
     """Wait for the NLB's address (default true); false while no load balancer controller runs."""
     dns_ips: NotRequired[list[str]]
     """Extra DNS destinations for the policies (node-local-dns's addresses; docs/dns.md)."""
+    forwarded_from: NotRequired[list[str]]
+    """CIDRs kube-proxy's forwarded web traffic comes from besides the VPC: the pod CIDR with an overlay
+    (the sending node's tunnel address; docs/data-path.md). Default none."""
 
 
 class ExampleApp(pulumi.ComponentResource):
@@ -66,7 +69,8 @@ class ExampleApp(pulumi.ComponentResource):
         args = checked(args, ExampleAppArgs)
         given = {k: v for k, v in args.items() if v is not None}
         settings = m.AppSettings(**{**given, "external_names": dict(given.get("external_names") or {}),
-                                    "dns_ips": tuple(given.get("dns_ips") or ())})
+                                    "dns_ips": tuple(given.get("dns_ips") or ()),
+                                    "forwarded_from": tuple(given.get("forwarded_from") or ())})
         super().__init__("k8snet:index:ExampleApp", name, None, opts)
         after = options.dependencies(opts)
         # Alphanumeric only: the mysql image's entrypoint splices the passwords into SQL quotes.

@@ -3,7 +3,9 @@
 Sources of web traffic: NodePort, NLB and ALB (instance target) connections reach the pod from a VPC address --
 the node's after kube-proxy's SNAT (externalTrafficPolicy Cluster), or the NLB's own with client IP
 preservation off. Pods have pod-CIDR addresses, outside the VPC CIDR, so an ipBlock of the VPC admits
-nodes and load balancers but no pod.
+nodes and load balancers but no pod. With an overlay, traffic a node forwards to a pod on another node
+leaves the tunnel device with the node's tunnel address, inside the pod CIDR (``forwarded_from``): the
+policy admits that range on the web port too, and with it any pod (docs/data-path.md).
 """
 
 from __future__ import annotations
@@ -40,10 +42,21 @@ def endpoints(namespace: str, vpc_cidr: str) -> dict[str, Endpoint]:
     }
 
 
-def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = ()) -> list[Flow]:
+def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = (),
+          forwarded_from: Sequence[str] = ()) -> list[Flow]:
     """``node_local_dns``: the addresses node-local-dns listens on, if it runs. Its NOTRACK rules keep
-    kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations."""
+    kube-proxy from rewriting DNS packets to them, so the policies see exactly these destinations.
+    ``forwarded_from``: the CIDRs forwarded web traffic comes from besides the VPC (with an overlay the pod CIDR,
+    or the nodes' blocks; empty unencapsulated)."""
     e = endpoints(namespace, vpc_cidr)
+    tunnel = Endpoint("node tunnel address", "10.1.3.0")
+    if forwarded_from:
+        # A node's tunnel address and its pods' addresses lie in its block, inside the forwarded sources:
+        # the policy that admits one admits the other (with an overlay, pods may reach the web port).
+        block = ipaddress.ip_network(forwarded_from[-1])
+        tunnel = Endpoint("node tunnel address", str(block[0]))
+        e["foreign"] = Endpoint(e["foreign"].name, str(block[10]), e["foreign"].namespace, e["foreign"].labels)
+
     local = []
     for ip in node_local_dns:
         cache = Endpoint(f"node-local-dns {ip}", ip)
@@ -61,7 +74,10 @@ def flows(namespace: str, vpc_cidr: str, node_local_dns: Sequence[str] = ()) -> 
         Flow(e["mysql"], e["dns"], 53, "UDP", True, "DNS"),
         Flow(e["internet"], e["webapp"], 80, "TCP", False, "only through a load balancer or a node"),
         Flow(e["node"], e["webapp"], 8080, "TCP", False, "the app container is nginx's backend only"),
-        Flow(e["foreign"], e["webapp"], 80, "TCP", False, "pods use no load balancer path"),
+        Flow(tunnel, e["webapp"], 80, "TCP", bool(forwarded_from),
+             "forwarded by another node through the overlay" if forwarded_from else "no overlay, no tunnel"),
+        Flow(e["foreign"], e["webapp"], 80, "TCP", bool(forwarded_from),
+             "tunnel addresses share the pod CIDR" if forwarded_from else "pods use no load balancer path"),
         Flow(e["other"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["foreign"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),
         Flow(e["node"], e["mysql"], 3306, "TCP", False, "MySQL accepts only the webapp"),

@@ -31,6 +31,7 @@ MYSQL_LABELS = {"app": "mysql"}
 NGINX_UID, MYSQL_UID = 101, 999  # the images' own nginx and mysql users
 SECRET_NAME = "mysql-credentials"
 WEB_PORT_NAME = "http"  # the webapp Services' port (80 -> nginx); the ALB Ingress backend names it
+WEB_CONTAINER_PORT = 80  # nginx's port in the webapp pod: what kube-proxy forwards NodePort/NLB/ALB traffic to
 
 # AWS Load Balancer Controller (kubernetes-sigs/aws-load-balancer-controller docs/guide/service/nlb.md and
 # annotations.md, v2.17.1 and v3.5.0 alike): with spec.loadBalancerClass service.k8s.aws/nlb the controller,
@@ -62,6 +63,9 @@ class AppSettings:
     # Addresses pods' DNS packets reach un-NATed besides the CoreDNS pods: with NodeLocal DNSCache,
     # 169.254.20.10 and the kube-dns ClusterIP (node_local_dns_manifests.policy_ips). Allowed as /32s.
     dns_ips: tuple[str, ...] = ()
+    # Where kube-proxy's forwarded web traffic comes from besides the VPC: with an overlay, the sending
+    # node's tunnel address, inside the pod CIDR (k8snet.cni.dataplane.forwarded_source_cidrs).
+    forwarded_from: tuple[str, ...] = ()
 
     @property
     def storage_class(self) -> str:
@@ -141,7 +145,7 @@ def webapp_deployment(s: AppSettings) -> dict:
         "name": "nginx", "image": NGINX_IMAGE,
         # The image's entrypoint edits /etc/nginx; run nginx directly on our full config instead.
         "command": ["nginx", "-e", "stderr", "-c", "/etc/nginx-app/nginx.conf", "-g", "daemon off;"],
-        "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": WEB_CONTAINER_PORT, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3},
         "livenessProbe": {"httpGet": {"path": "/nginx-health", "port": "http"}, "periodSeconds": 10},
         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "64Mi"}},
@@ -285,8 +289,11 @@ def network_policies(s: AppSettings) -> list[dict]:
             {"to": dns_peers, "ports": [{"protocol": "UDP", "port": 53}, tcp(53)]}]}),
         # NodePort and load-balancer (instance target) traffic reaches the pod from a VPC address: the node's,
         # after kube-proxy's SNAT, or the NLB's own (client IP preservation off). Pod IPs are outside the VPC.
+        # Forwarded through an overlay it comes from the sending node's tunnel address (forwarded_from).
         policy("webapp-ingress", {"podSelector": {"matchLabels": WEBAPP_LABELS}, "policyTypes": ["Ingress"],
-                                  "ingress": [{"from": [{"ipBlock": {"cidr": s.vpc_cidr}}], "ports": [tcp(80)]}]}),
+                                  "ingress": [{"from": [{"ipBlock": {"cidr": cidr}}
+                                                        for cidr in (s.vpc_cidr, *s.forwarded_from)],
+                                               "ports": [tcp(WEB_CONTAINER_PORT)]}]}),
         policy("webapp-to-mysql", {"podSelector": {"matchLabels": WEBAPP_LABELS}, "policyTypes": ["Egress"],
                                    "egress": [{"to": [{"podSelector": {"matchLabels": MYSQL_LABELS}}],
                                                "ports": [tcp(3306)]}]}),

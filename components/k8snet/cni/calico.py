@@ -14,15 +14,31 @@ Design (docs/cni.md has the long form and the sources):
   defaulting) and checked here against the v3 validation rules.
 - IPIP without BGP: BIRD is off (the operator sets CALICO_NETWORKING_BACKEND=vxlan when BGP is
   disabled), so Felix must program the IPIP routes itself (FelixConfiguration
-  ``programClusterRoutes: Enabled``, Calico >= 3.30). Only for IPIP: with unencapsulated pools that
-  setting makes Felix add direct routes to other nodes, which cannot work across subnets; the VPC
-  routes do that job.
+  ``programClusterRoutes: Enabled``; the field exists from Calico v3.31.0 on: calico commit 79cb86f993,
+  absent from every v3.30 release). Only for IPIP: with unencapsulated pools that setting makes Felix
+  add direct routes to other nodes, which cannot work across subnets; the VPC routes do that job.
+  It is set by a server-side-apply patch of FelixConfiguration ``default``, not through the chart's
+  ``defaultFelixConfiguration``: the operator creates ``default`` itself when it is absent (operator
+  v1.40.15 PatchFelixConfiguration), so on a stack that started without IPIP the chart would render an
+  object Helm does not own and ``helm upgrade`` would fail ("exists and cannot be imported into the
+  current release"). The patch creates the object if the operator has not yet, and otherwise merges its
+  one field next to the operator's (healthPort, vxlanVNI, vxlanPort), under its own field manager.
+- Host protection: pods may not open connections to the nodes' own addresses (the host-network ports
+  of the kubelet, Typha, the load balancer controller's webhook and probes, node-local-dns's metrics...).
+  The operator runs calico-node with DefaultEndpointToHostAction ACCEPT (operator v1.40.15
+  pkg/render/node.go), so a pod reaches its own node's host ports after its own egress policy, and other
+  nodes SNATed to its node's address. A GlobalNetworkPolicy selecting every workload denies egress to the
+  node addresses; it sits in a tier of its own, ordered before Calico's ``default`` tier, whose
+  defaultAction is Pass: a policy in the default tier that selects a pod makes everything it does not
+  allow a deny (Calico's end-of-tier drop), which would isolate every pod of the cluster. docs/data-path.md.
 """
 
+from collections.abc import Sequence
 from ipaddress import IPv4Network
-from typing import Optional, TypedDict
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from ..shared.args import checked
 from ..shared import options
@@ -39,6 +55,9 @@ CRD_GROUP = "crd.projectcalico.org/v1"
 # libcalico-go/lib/clientv3/ippool.go: "IPv4 block size must be between 20 and 32".
 MIN_BLOCK_PREFIX, MAX_BLOCK_PREFIX = 20, 32
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi"}
+# Who owns the fields the stack sets on Calico's own objects (server-side apply's fieldManager; readable
+# in `kubectl get felixconfiguration default --show-managed-fields`).
+FIELD_MANAGER = "k8snet-calico"
 
 
 def pool_name(node: str) -> str:
@@ -96,11 +115,64 @@ def chart_values(encapsulation: str) -> dict:
             "cni": {"type": "Calico", "ipam": {"type": "Calico"}},
             "calicoNetwork": {"bgp": "Disabled", "mtu": cni.mtu(encapsulation), "ipPools": []},
         },
+        # Calico 3.31's flow-log aggregator and its UI (chart default: on). calico-node (hostNetwork) on
+        # every node would report to the Goldmane pod on TCP 7443, a node -> pod flow across nodes the
+        # nodes' security group would have to open; this stack does not use them. Without the CRs the
+        # operator deploys neither (templates/crs/custom-resources.yaml; operator v1.40.15 goldmane and
+        # whisker controllers return when CR "default" is absent).
+        "goldmane": {"enabled": False},
+        "whisker": {"enabled": False},
     }
-    if encapsulation == "ipip":
-        # The chart renders this as the FelixConfiguration "default" (crs/configmap-felixconfiguration-templates.yaml).
-        values["defaultFelixConfiguration"] = {"enabled": True, "programClusterRoutes": "Enabled"}
     return values
+
+
+# Tier orders of Calico's own tiers (libcalico-go clientv3 EnsureInitialized: adminnetworkpolicy 1,000,
+# default 1,000,000, baselineadminnetworkpolicy 10,000,000); lower is evaluated first.
+HOST_TIER = "k8snet-host-protection"
+HOST_TIER_ORDER = 100
+WORKLOADS = "has(projectcalico.org/orchestrator)"  # every pod's endpoint (Calico labels each with it)
+
+
+def host_protection_tier() -> dict:
+    return {"apiVersion": CRD_GROUP, "kind": "Tier", "metadata": {"name": HOST_TIER, "labels": dict(MANAGED_BY)},
+            # Pass: what this tier's policies do not decide goes on to the next tiers (the namespaces' policies).
+            "spec": {"order": HOST_TIER_ORDER, "defaultAction": "Pass"}}
+
+
+def host_protection_policy(node_ips: Sequence[str]) -> dict:
+    """Pods may not open connections to the nodes' addresses; everything else passes on to the next tier."""
+    return {
+        "apiVersion": CRD_GROUP,
+        "kind": "GlobalNetworkPolicy",
+        # Written through crd.projectcalico.org/v1 like the pools: the name carries the tier, as the
+        # projectcalico.org/v3 API stores it (libcalico-go names.BackendTieredPolicyName).
+        "metadata": {"name": f"{HOST_TIER}.pods-to-nodes", "labels": dict(MANAGED_BY)},
+        "spec": {
+            "tier": HOST_TIER,
+            "order": 100,
+            "selector": WORKLOADS,
+            "types": ["Egress"],
+            "egress": [
+                {"action": "Deny", "destination": {"nets": sorted({f"{ip}/32" for ip in node_ips})}},
+                {"action": "Pass"},
+            ],
+        },
+    }
+
+
+def felix_configuration_patch(encapsulation: str) -> dict | None:
+    """The fields the stack sets on FelixConfiguration ``default`` (a patch: the operator owns the object),
+    or None when it sets none."""
+    if encapsulation != "ipip":
+        return None
+    return {
+        "apiVersion": CRD_GROUP,
+        "kind": "FelixConfiguration",
+        # pulumi-kubernetes reads the field manager from this annotation (provider fieldManagerName); no
+        # patchForce: the operator never sets this field, so a conflict would mean someone else did.
+        "metadata": {"name": "default", "annotations": {"pulumi.com/patchFieldManager": FIELD_MANAGER}},
+        "spec": {"programClusterRoutes": "Enabled"},
+    }
 
 
 class CalicoArgs(TypedDict):
@@ -108,11 +180,15 @@ class CalicoArgs(TypedDict):
     """Node config name -> its pod block (10.1.N.0/24): one IPPool each, pinned to that node."""
     encapsulation: str
     """'none' (the VPC routes carry pod traffic), 'vxlan' or 'ipip'."""
+    node_ips: NotRequired[dict[str, pulumi.Input[str]]]
+    """Node config name -> its private IP: pods may not connect to these addresses (a GlobalNetworkPolicy
+    in a tier of its own). Default none: no host protection."""
 
 
 class Calico(pulumi.ComponentResource):
-    """tigera-operator Release + IPAMConfig + one IPPool per node (``<name>-pool-<node>``). Pass the
-    cluster's Kubernetes provider and what to wait for (the nodes' join) in ``opts``.
+    """tigera-operator Release + IPAMConfig + one IPPool per node (``<name>-pool-<node>``), and with IPIP
+    a patch of FelixConfiguration ``default`` (``<name>-felix-config``). Pass the cluster's Kubernetes
+    provider and what to wait for (the worker nodes: the chart's pre-delete hook needs one) in ``opts``.
 
     Outputs: pool_cidrs (node -> pool CIDR), pool_names (node -> IPPool name), mtu, namespace.
     """
@@ -138,8 +214,22 @@ class Calico(pulumi.ComponentResource):
                                     values=values, after=options.dependencies(opts))
         # Custom resources need the CRDs the release installs ("no matches for kind" otherwise).
         kube_resource(f"{name}-ipam-config", ipam_config(), options.child(self, [release]))
+        felix = felix_configuration_patch(encapsulation)
+        if felix is not None:
+            # The provider retries while the CRD is not served yet (await.go Creation's retrier).
+            k8s.apiextensions.CustomResourcePatch(f"{name}-felix-config", api_version=felix["apiVersion"],
+                                                  kind=felix["kind"], metadata=felix["metadata"],
+                                                  spec=felix["spec"], opts=options.child(self, [release]))
         for node, pool in pools.items():
             kube_resource(f"{name}-pool-{node}", pool, options.child(self, [release]))
+        node_ips = dict(args.get("node_ips") or {})
+        if node_ips:
+            tier = kube_resource(f"{name}-host-tier", host_protection_tier(), options.child(self, [release]))
+            policy = host_protection_policy([])
+            ips = pulumi.Output.all(*[node_ips[n] for n in sorted(node_ips)])
+            kube_resource(f"{name}-host-protection",
+                          {**policy, "spec": ips.apply(lambda found: host_protection_policy(found)["spec"])},
+                          options.child(self, [release, tier]))
 
         self.pool_cidrs = pulumi.Output.from_input({node: p["spec"]["cidr"] for node, p in pools.items()})
         self.pool_names = pulumi.Output.from_input({node: p["metadata"]["name"] for node, p in pools.items()})

@@ -65,6 +65,15 @@ def control_plane_ports(cni: str) -> tuple[PortRule, ...]:
     return ()  # flannel (and kube-network-policies) serve nothing the control plane calls
 
 
+def forwarded_source_cidrs(encapsulation: str, pod_cidr: str) -> tuple[str, ...]:
+    """Where traffic a node forwards to a pod on another node (kube-proxy, externalTrafficPolicy Cluster)
+    comes from, besides VPC addresses. Unencapsulated it leaves with the node's own VPC address. Through an
+    overlay it leaves the tunnel device, whose address lies in the node's pod block: Felix programs VXLAN and
+    IPIP routes without a source address (calico#5533), and flannel's VTEP is its subnet's network address.
+    So with an overlay, policies must admit the pod CIDR on the forwarded ports (docs/data-path.md)."""
+    return () if encapsulation == "none" else (str(ip_network(pod_cidr)),)
+
+
 def node_blocks(blocks: dict[str, str | IPv4Network]) -> dict[str, IPv4Network]:
     """Node name -> pod block, validated: IPv4 CIDRs with no host bits, pairwise disjoint."""
     parsed = {name: ip_network(str(cidr)) for name, cidr in sorted(blocks.items())}

@@ -7,15 +7,22 @@ docs/install/iam_policy.json (restated in k8snet/ingress/policies/). docs/ingres
 
 Choices that differ from the chart's defaults, and why:
 - ``hostNetwork``: the EKS control plane cannot reach pod IPs outside the VPC (docs/control-plane-to-pods.md),
-  and the controller's webhooks (Service/Pod mutators, Ingress validator) must be reachable from it. On
+  and the controller's webhooks (the Ingress validator, Pod mutators) must be reachable from it. On
   the node's network the webhook listens on the node IP, port 9443, which the node security group opens to
   the control plane (k8snet/nodes/security.py).
 - ``region`` and ``vpcId`` given: the controller never needs the instance metadata service
   (installation.md, "Using the Amazon EC2 instance metadata server version 2").
 - Rolling updates surge no pod: with hostNetwork every replica holds ports 9443/61779/metrics on its node,
   so a surge pod has nowhere to go when replicas == nodes and the rollout would never finish.
-- Metrics on port 61780 instead of 8080: NodeLocal DNSCache binds its health check to 169.254.20.10:8080
-  on every node, and a hostNetwork controller binding :8080 would take that port first.
+- Metrics on 127.0.0.1:61780 instead of :8080: NodeLocal DNSCache binds its health check to
+  169.254.20.10:8080 on every node, and a hostNetwork controller binding :8080 would take that port first;
+  on the loopback address no pod or other node reaches them (the chart renders ``--metrics-bind-addr``
+  and takes the containerPort from the value's port). The health probe port (61779) has no chart value
+  and stays on every address: the kubelet probes it on the node's IP.
+- ``enableServiceMutatorWebhook: false``: the mutator (failurePolicy Fail, every Service CREATE in every
+  namespace) only sets ``loadBalancerClass`` on LoadBalancer Services that lack one; while no replica serves
+  it no Service can be created anywhere. Our LoadBalancer Service names its class (the engine checks every one
+  does). The Ingress validator stays: it fails closed too, so Ingresses wait for the release.
 - ``keepTLSSecret``: the chart generates the webhook certificate at render time; without this every
   ``helm upgrade`` mints a new CA in the webhook configuration while running pods still serve the old
   certificate (templates/_helpers.tpl, webhookCerts).
@@ -48,6 +55,7 @@ INGRESS_CONTROLLER = "ingress.k8s.aws/alb"  # IngressClass spec.controller the c
 WEBHOOK_PORT = 9443  # the chart's default webhookBindPort, set explicitly: the node security group opens it
 HEALTH_PORT = 61779  # the chart's liveness/readiness probe port (values.yaml)
 METRICS_PORT = 61780
+METRICS_ADDRESS = f"127.0.0.1:{METRICS_PORT}"  # loopback: no pod or other node can scrape it
 POLICY_FILE = Path(__file__).with_name("policies") / f"aws-load-balancer-controller-v{CHART_VERSION}.yaml"
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"  # read by EKS's pod identity webhook
 
@@ -88,7 +96,8 @@ def chart_values(cluster_name: str, region: str, vpc_id: Any, role_arn: Any, rep
                            "annotations": {IRSA_ROLE_ANNOTATION: role_arn}},
         "hostNetwork": host_network,
         "webhookBindPort": WEBHOOK_PORT,
-        "metricsBindAddr": f":{METRICS_PORT}",
+        "metricsBindAddr": METRICS_ADDRESS,
+        "enableServiceMutatorWebhook": False,
         "keepTLSSecret": True,
         "createIngressClassResource": False,
         "ingressClassParams": {"create": False},
@@ -169,8 +178,8 @@ class LoadBalancerController(pulumi.ComponentResource):
         attachment = aws.iam.RolePolicyAttachment(f"{name}-role-policy", role=role.name, policy_arn=policy.arn,
                                                   opts=aws_opts)
 
-        # Waits (helm --wait) for the Deployment: its Service mutating webhook fails closed, so a
-        # Service created before a replica is ready would be refused.
+        # Waits (helm --wait) for the Deployment: its Ingress validating webhook fails closed, so an
+        # Ingress created before a replica is ready would be refused.
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,

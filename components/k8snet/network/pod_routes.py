@@ -20,8 +20,11 @@ class PodRoutesArgs(TypedDict):
 
 
 class PodRoutes(pulumi.ComponentResource):
-    """Standalone ``aws.ec2.Route`` resources (never inline routes, which would fight them),
-    each named ``<name>-<node>-<table>`` so adding or removing a node touches only its own routes.
+    """Standalone ``aws.ec2.Route`` resources (never inline routes, which would fight them), each named
+    ``<name>-<table>-<destination>`` (``pod-routes-us-east-1a-10.1.2.0/24``), the key AWS gives a route:
+    adding or removing a node touches only its own routes, and a block that moves to another node keeps its
+    route and changes only its target (routing.route_key). Routes created when they were named after the
+    node (``<name>-<node>-<table>``) are adopted through an alias, so existing stacks keep them.
 
     Which tables need them, and why, is explained in k8snet/network/routing.py.
     Outputs: route_ids (route key -> route id).
@@ -44,7 +47,10 @@ class PodRoutes(pulumi.ComponentResource):
                 route_table_id=args["route_table_ids"][table],
                 destination_cidr_block=str(block),
                 network_interface_id=args["node_eni_ids"][node],
-                opts=pulumi.ResourceOptions(parent=self),
+                # The name this route had while routes were named after their node (state before 2026-12):
+                # with the node that owns the block today, the route is the same one, unchanged.
+                opts=pulumi.ResourceOptions(parent=self, aliases=[
+                    pulumi.Alias(name=f"{name}-{routing.legacy_route_key(node, table)}")]),
             )
         self.route_ids = {key: r.id for key, r in routes.items()}
         self.register_outputs({"routeIds": self.route_ids})

@@ -33,12 +33,21 @@ def routes_per_private_table(node_count: int, encapsulation: str) -> int:
     return FIXED_ROUTES_PER_PRIVATE_TABLE + (node_count if pod_routes_needed(encapsulation) else 0)
 
 
-def route_key(node: str, table: str) -> str:
-    """Stable identity of one pod route: node name and table key, never list positions."""
+def route_key(table: str, block: IPv4Network) -> str:
+    """Stable identity of one pod route: what AWS keys a route by, its table and destination
+    (``us-east-1a-10.1.2.0/24``). Which node it points at is an input, so giving a block to another node
+    (a node removed and another added with its index, a rename, two indices swapped, a replaced instance)
+    updates the route in place (ReplaceRoute) instead of creating a second route for the same destination
+    while the old one still holds it (RouteAlreadyExists: Pulumi deletes removed resources last)."""
+    return f"{table}-{block}"
+
+
+def legacy_route_key(node: str, table: str) -> str:
+    """The key routes had before they were keyed by destination (``node2-us-east-1a``): their alias."""
     return f"{node}-{table}"
 
 
 def pod_route_plan(blocks: Mapping[str, IPv4Network], tables: Iterable[str]) -> dict[str, tuple[str, str, IPv4Network]]:
     """route key -> (node, table, destination) for every node in every pod-route table."""
     tables = sorted(tables)
-    return {route_key(node, t): (node, t, blocks[node]) for node in sorted(blocks) for t in tables}
+    return {route_key(t, blocks[node]): (node, t, blocks[node]) for node in sorted(blocks) for t in tables}

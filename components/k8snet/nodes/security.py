@@ -27,9 +27,15 @@ class IngressRule:
     description: str
 
 
-def node_ingress_rules(cni_name: str, encapsulation: str) -> tuple[IngressRule, ...]:
+def node_ingress_rules(cni_name: str, encapsulation: str, forwarded_ports=()) -> tuple[IngressRule, ...]:
     """Ingress to the nodes for a CNI and encapsulation (EKS user guide, "Security group
-    requirements": the control plane needs 10250 and any webhook ports on the nodes)."""
+    requirements": the control plane needs 10250 and any webhook ports on the nodes).
+
+    ``forwarded_ports``: the pod ports (TCP) kube-proxy forwards NodePort / load-balancer traffic to
+    (Services with externalTrafficPolicy Cluster). Unencapsulated, the node that received it sends it on
+    from its own address to the pod on another node, so the nodes admit these ports from each other (and
+    only these: a security group cannot tell a pod's address from its node's, so the same rule opens the
+    port on the nodes themselves; docs/data-path.md). With an overlay the traffic travels in the tunnel."""
     rules = [
         IngressRule("cp-kubelet", "control-plane", "tcp", 10250, 10250, "control plane to kubelet (logs, exec)"),
         *(IngressRule(f"cp-webhook-{p}", "control-plane", "tcp", p, p, f"control plane to hostNetwork webhook :{p}")
@@ -49,6 +55,9 @@ def node_ingress_rules(cni_name: str, encapsulation: str) -> tuple[IngressRule, 
         # arrive inside the CNI's tunnel (allowed above); pod traffic to anything outside the pod
         # CIDR is SNATed to the node (natOutgoing / ipMasq).
         rules.append(IngressRule("cni-pods", "pod-cidr", "-1", None, None, "pod to pod across nodes (VPC-routed)"))
+        rules += [IngressRule(f"cni-forwarded-{p}", "nodes", "tcp", p, p,
+                              f"node to pod port {p} on other nodes (kube-proxy forwarding, SNAT to the node)")
+                  for p in sorted(set(forwarded_ports))]
     return tuple(rules)
 
 

@@ -52,6 +52,9 @@ class WorkerNodesArgs(TypedDict):
     """'calico' (default) or 'flannel': which data-plane ports the nodes open."""
     encapsulation: NotRequired[str]
     """'none' (default), 'vxlan' or 'ipip'."""
+    forwarded_ports: NotRequired[list[int]]
+    """Pod ports (TCP) that NodePort / load-balancer Services with externalTrafficPolicy Cluster forward to:
+    unencapsulated, nodes admit them from each other (docs/data-path.md). Default none."""
     cluster_dns: NotRequired[list[str]]
     """kubelet clusterDNS override (node-local-dns in ipvs mode); empty keeps nodeadm's value."""
     boot_scripts: NotRequired[list[str]]
@@ -72,7 +75,8 @@ class WorkerNodes(pulumi.ComponentResource):
     nodeadm's kube-reserved memory sized for the same figure.
 
     AMI changes are ignored after creation so a newly published AMI never replaces every
-    node in one ``pulumi up``; roll nodes one at a time with ``pulumi up --replace <urn>``.
+    node in one ``pulumi up``; roll nodes one at a time with ``pulumi up --replace <urn>`` after draining
+    each: a node is replaced delete-first, so its pod block is never held by two instances.
 
     Outputs (keyed by node name): instance_ids, private_ips, primary_eni_ids, private_dns_names,
     user_data; and security_group_id.
@@ -98,7 +102,8 @@ class WorkerNodes(pulumi.ComponentResource):
         if unknown_zones:
             raise ValueError(f"no subnet given for zones {unknown_zones}")
         cni, encapsulation = args.get("cni", "calico"), args.get("encapsulation", "none")
-        node_rules = security.node_ingress_rules(cni, encapsulation)  # refuses an unknown CNI mode
+        # refuses an unknown CNI mode
+        node_rules = security.node_ingress_rules(cni, encapsulation, args.get("forwarded_ports") or ())
         super().__init__("k8snet:index:WorkerNodes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # vCPUs and memory size kubelet's maxPods (and nodeadm's reservation); the architecture picks the AMI.
@@ -197,7 +202,11 @@ class WorkerNodes(pulumi.ComponentResource):
                     {"Name": f"{cluster_name}-{node}", "k8snet/node": node, "k8snet/pod-cidr": spec["pod_cidr"]},
                     owned,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
+                # Delete before replace (`pulumi up --replace`, a new zone): two live instances labelled with one
+                # node would both take its pod block (Calico's pool selector and the flannel podCIDR assigner
+                # select by that label) while the routes point at one of them. Drain the node first
+                # (docs/architecture.md, "Replacing a node").
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"], delete_before_replace=True),
             )
 
         self.security_group_id = sg.id

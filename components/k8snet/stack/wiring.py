@@ -14,9 +14,10 @@ from typing import Any, Optional
 import pulumi
 
 from ..app import ExampleApp
-from ..app.manifests import WEB_PORT_NAME
+from ..app.manifests import WEB_CONTAINER_PORT, WEB_PORT_NAME
 from ..cluster import Cluster, ClusterAddons
 from ..cni import Calico, Flannel, cni_plugins
+from ..cni.dataplane import forwarded_source_cidrs
 from ..config import Plan
 from ..dns import NodeLocalDns
 from ..dns.corefile import coredns_corefile
@@ -112,6 +113,8 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
         "iam_instance_profile": cluster.node_instance_profile,
         "control_plane_security_group_id": cluster.security_group_id,
         "cni": cfg.cni, "encapsulation": cfg.encapsulation,
+        # kube-proxy forwards the webapp's NodePort/NLB/ALB traffic across nodes (docs/data-path.md).
+        "forwarded_ports": [WEB_CONTAINER_PORT],
         "cluster_dns": list(kubelet_cluster_dns(cfg.node_local_dns, cfg.kube_proxy_mode)),  # ipvs + node-local-dns
         # flannel's CNI config chains to the reference plugins, which the AMI does not ship. Installed
         # whatever the CNI, so switching CNI never changes the instances' user data.
@@ -123,14 +126,17 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
             "route_table_ids": network.pod_route_table_ids,
         }, opts())
 
-    # The CNI installs without waiting for nodes to be Ready (they cannot be before it runs).
+    # The CNI waits for the worker instances to exist, not to be Ready (they cannot be before it runs).
+    # On destroy that keeps the nodes until its release is gone: the tigera-operator chart's pre-delete
+    # hook is a Job that needs a node (offline/checks/destroy.py).
     if cfg.cni == "calico":
-        cni = Calico(f"{prefix}calico", {"node_blocks": blocks, "encapsulation": cfg.encapsulation},
-                     opts(provider=k8s))
+        # Pods may not connect to the nodes' own addresses (host protection, docs/data-path.md).
+        cni = Calico(f"{prefix}calico", {"node_blocks": blocks, "encapsulation": cfg.encapsulation,
+                                         "node_ips": workers.private_ips}, opts(workers, provider=k8s))
     else:
         cni = Flannel(f"{prefix}flannel", {"node_blocks": blocks, "pod_cidr": str(cfg.pod_cidr),
                                            "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy},
-                      opts(provider=k8s))
+                      opts(workers, provider=k8s))
 
     # CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
     addons = ClusterAddons(f"{prefix}addons", {
@@ -142,28 +148,30 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
     # The AWS Load Balancer Controller gives the NLB Service and the ALB Ingress their load balancers.
     # hostNetwork: Calico and Flannel pod IPs are not reachable from the EKS control plane, which must
     # call the controller's webhooks. One replica per node at most (hostNetwork ports), two at most.
+    # It waits for the whole network too: on destroy it must still reach the ELB and EC2 APIs (through
+    # the NAT gateways) to delete the load balancers of the Services and Ingresses it finalizes.
     lb_controller = LoadBalancerController(f"{prefix}lb-controller", {
         "cluster_name": cluster.name, "region": plan.region, "vpc_id": network.vpc_id,
         "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.oidc_issuer,
         "replicas": min(2, len(cfg.nodes)), "host_network": True,
-    }, opts(addons, provider=k8s))
+    }, opts(addons, network, provider=k8s))
 
-    # NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md). Its
-    # kube-dns-upstream Service waits for the controller, whose Service webhook fails closed.
+    # NodeLocal DNSCache in front of CoreDNS on every node (off by default; docs/dns.md).
     node_local_dns = None
     if cfg.node_local_dns:
         node_local_dns = NodeLocalDns(f"{prefix}node-local-dns", {
             "service_cidr": str(cfg.service_cidr), "kube_proxy_mode": cfg.kube_proxy_mode,
             "cache_seconds": cfg.coredns.cache_seconds,
-        }, opts(addons, lb_controller.release, provider=k8s))
+        }, opts(addons, provider=k8s))
 
-    # The documents' example app. Its volume needs the EBS CSI driver; its Services need the controller
-    # (whose webhook admits every new Service), which also gives the NLB its address.
+    # The documents' example app. Its volume needs the EBS CSI driver; its NLB Service needs the controller,
+    # which gives it its address (and, on destroy, must outlive it to delete the NLB: its finalizer).
     app = ExampleApp(f"{prefix}app", {
         "namespace": cfg.app_namespace, "vpc_cidr": str(cfg.vpc_cidr), "node_port": cfg.app_node_port,
         "external_names": dict(cfg.external_names), "network_policy": cfg.network_policy,
         "retain_data": cfg.retain_data, "kubernetes_version": cfg.kubernetes_version, "await_load_balancer": True,
         "dns_ips": node_local_dns.policy_ips if node_local_dns else [],  # its addresses, for the DNS policy
+        "forwarded_from": list(forwarded_source_cidrs(cfg.encapsulation, str(cfg.pod_cidr))),
     }, opts(addons, lb_controller.release, provider=k8s))
 
     # The documents' L7 path: client -> ALB -> every node's NodePort -> kube-proxy -> webapp pod.
