@@ -70,6 +70,14 @@ class Verification:
         return all(r.holds for r in self.results)
 
     @property
+    def mode(self) -> str:
+        m = self.model
+        local_dns = any(s.addresses for s in m.host_services)
+        encapsulation = "no encapsulation" if m.cni.encapsulation == "none" else m.cni.encapsulation
+        return (f"{m.cni.kind}, {encapsulation}, kube-proxy {m.kube_proxy_mode}, node-local-dns "
+                f"{'on' if local_dns else 'off'}; {len(m.nodes)} nodes in {len(self.classes)} classes")
+
+    @property
     def problems(self) -> list[str]:
         out = []
         for r in self.results:
@@ -79,9 +87,8 @@ class Verification:
             case = bad[0]
             weight = sum(c.weight for c in bad)
             promised = "allowed" if r.flow.promise else "denied"
-            where = str(case.trace.decisive) if not r.flow.promise else str(case.trace.decisive)
-            out.append(f"flow {r.flow.name} ({r.flow.what}) must be {promised}, but for {weight} of {r.total} "
-                       f"placements it is not; {case.label}: {where}")
+            out.append(f"flow {r.flow.name} ({r.flow.what}) must be {promised}, but is not for {weight} of "
+                       f"{r.total} placements; {case.label}: {case.trace.decisive}")
         return out
 
 
