@@ -53,7 +53,6 @@ class Blocked(Exception):
 @dataclass
 class Trace:
     hops: list[Hop] = field(default_factory=list)
-    done: bool = False
 
     def ok(self, at: str, note: str, uses: Iterable[str] = ()) -> None:
         self.hops.append(Hop(at, True, note, frozenset(uses)))
@@ -133,7 +132,6 @@ class Walker:
         self.services = Services(model)
         self.policies = model.policies()
         self.mode = model.kube_proxy_mode
-        self.vpc_ifaces = model.interfaces
 
     # --- entry points ---------------------------------------------------------------------------------
 
