@@ -120,8 +120,11 @@ def flows(model: Model, placement: Placement) -> list[Flow]:
                             True, walk, 2, "any", role_names=("node-local-dns", "coredns")))
 
     # --- load balancers to NodePorts (documents 003, 004) ---------------------------------------------------
-    for lb in _load_balancers(model, placement):
+    balancers = _load_balancers(model, placement)
+    for lb in balancers:
         target = lb.backend
+        # Flow names are keys (tests, mutations): one load balancer of a kind is named by its kind.
+        kind = lb.kind if sum(b.kind == lb.kind for b in balancers) == 1 else f"{lb.name}:{lb.listener}"
         relations = ("same", "other") if lb.cluster_policy else ("same",)
         for relation in relations:
             def walk(w, nodes, via, lb=lb, target=target):
@@ -129,7 +132,7 @@ def flows(model: Model, placement: Placement) -> list[Flow]:
                 return w.through_load_balancer(lb.name, lb.scheme, via.iface, nodes[0], lb.node_port, lb.listener,
                                                lb.client_ip, endpoint=dst, from_internet=lb.scheme == "internet-facing")
             where = "the same node" if relation == "same" else "another node"
-            out.append(Flow(f"{lb.kind} -> NodePort -> pod on {where}",
+            out.append(Flow(f"{kind} -> NodePort -> pod on {where}",
                             f"{'internet' if lb.scheme == 'internet-facing' else 'VPC client'} -> {lb.name}:"
                             f"{lb.listener} -> NodePort {lb.node_port} -> {target.name}:{lb.target_port}", True, walk,
                             2, relation, lb.vias, lb.reaches, ("NodePort", target.name)))
@@ -138,7 +141,7 @@ def flows(model: Model, placement: Placement) -> list[Flow]:
                 dst = placement.pod(target, nodes[1], 0)
                 return w.through_load_balancer(lb.name, lb.scheme, via.iface, nodes[0], lb.node_port, lb.listener,
                                                False, endpoint=dst, from_internet=False)
-            out.append(Flow(f"{lb.kind} health check, no local replica",
+            out.append(Flow(f"{kind} health check, no local replica",
                             f"{lb.name} health check -> NodePort {lb.node_port} on a node without {target.name}",
                             True, walk, 2, "other", lb.vias, lb.reaches, ("node", target.name)))
 
