@@ -1,18 +1,19 @@
 """The flow verifier (offline/flows): every promised path and denial, per mode, end to end.
 
-Engine runs: one per mode for the session (tests/flows_models.py) plus two for the CLI; everything else
-walks the extracted model, changed where a test needs another state.
+Engine runs: one per mode for the session (tests/flows_models.py) plus the preview's; everything else walks
+the extracted model, changed where a test needs another state.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import ipaddress
 from dataclasses import replace
 
 import pytest
 
-from offline.__main__ import main
+from offline.__main__ import _flows, main
 from offline.flows import verify
 from offline.flows.explain import BadPath, explain
 from offline.flows.model import NaclEntry, NetworkAcl
@@ -163,7 +164,7 @@ def test_explain_walks_one_path_hop_by_hop():
         explain(m, "webapp@node9", "mysql-0")
 
 
-def test_preview_prints_the_flow_table_and_flows_explains(capsys):
+def test_preview_prints_the_flow_table(capsys):
     status = main(["--cwd", str(ROOT)])
     out = capsys.readouterr().out
     section = out.split("\nFlows (", 1)[1].split("\n\n", 1)[0]
@@ -173,7 +174,23 @@ def test_preview_prints_the_flow_table_and_flows_explains(capsys):
     holds = verify(model("calico-none")).holds  # the same stack, walked from its model
     assert status == (0 if holds else 1)
     assert any("<-- promised" in line for line in rows.values()) == (not holds)
-    assert main(["flows", "--cwd", str(ROOT), "--from", "mysql-0", "--to", "webapp"]) == 1
+
+
+def test_flows_command_explains_one_path_and_exits_by_its_verdict(capsys):
+    def run(*argv):
+        args = argparse.Namespace(source=None, dest=None, port=None, proto=None, endpoint=None)
+        for key, value in zip(argv[::2], argv[1::2]):
+            setattr(args, key, value)
+        return _flows(model("calico-none"), args)
+
+    assert run("source", "mysql-0", "dest", "webapp") == 1
     out = capsys.readouterr().out
     assert "DENY  NetworkPolicy egress of webapp/mysql-0: no policy admits tcp/80" in out
     assert "verdict: deny (NetworkPolicy egress of webapp/mysql-0" in out
+    assert run("source", "webapp@node3", "dest", "mysql-0@node2") == 0
+    assert "verdict: allow (webapp/mysql-0: mysql listens on tcp/3306" in capsys.readouterr().out
+    assert run("source", "webapp", "dest", "nosuchpod") == 2
+    assert "no pod or workload" in capsys.readouterr().err
+    holds = verify(model("calico-none")).holds
+    assert run() == (0 if holds else 1)
+    assert "path" in capsys.readouterr().out.splitlines()[1]  # the table with who talks to whom

@@ -185,7 +185,8 @@ class Walker:
         subnet = self.m.subnets[iface.subnet]
 
         def go(t: Trace):
-            client = ip(facts.INTERNET_CLIENT)
+            # An internal load balancer's clients are in the VPC: any address there stands for them.
+            client = ip(facts.INTERNET_CLIENT) if from_internet else self.m.vpc_cidr.network_address + 100
             if from_internet:
                 t.ok(f"internet client {client}", f"connects to {lb} on tcp/{listener}")
                 if scheme != "internet-facing":
