@@ -121,7 +121,8 @@ def _target(model: Model, placement: Placement, dest: str) -> Target:
         return Target(str(model.interfaces[cp.interfaces[0]].ip), facts.API_SERVER_PORT, "tcp",
                       title="the EKS API (private endpoint)")
     if name in model.nodes:
-        return Target(str(model.nodes[name].ip), port or facts.KUBELET_PORT, "tcp", title=f"{name}")
+        port = port or facts.KUBELET_PORT
+        return Target(str(model.nodes[name].ip), port, "tcp", title=f"{name}:{port}")
     try:
         ipaddress.IPv4Address(name)
         return Target(name, port or 80, "tcp")
