@@ -117,7 +117,7 @@ def verification_rows(verification) -> list[dict]:
         case = r.deciding
         rows.append({"flow": r.flow.name, "what": r.flow.what, "promise": "allow" if r.flow.promise else "deny",
                      "verdict": r.verdict, "holds": r.holds, "placements": r.total,
-                     "deciding": case.trace.decisive if case else ""})
+                     "deciding": str(case.trace.decisive) if case else ""})
     return rows
 
 
