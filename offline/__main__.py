@@ -3,9 +3,11 @@
     python -m offline                         # the dev stack
     python -m offline --stack dev --config availabilityZones=3 --config 'nodes={node1: {index: 1}}'
     python -m offline --policy-pack policypack --json --render-dir out/k8s --diagram docs/network-dev.svg
+    python -m offline flows --from webapp@node3 --to mysql-0   # one path, hop by hop (docs/flows.md)
 
-Exit status: 0 all good; 1 AWS would reject something, a cross-object check failed, or the
-program crashed; 2 the stack configuration is invalid.
+Exit status: 0 all good; 1 AWS would reject something, a cross-object check failed, a promised flow
+fails or a promised denial is open, or the program crashed; 2 the stack configuration is invalid.
+``flows --from X --to Y``: 0 the path is allowed, 1 it is denied, 2 X or Y names nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import checks, outputs, report
+from . import checks, flows, outputs, report
 from .checks.stack import stack_config
+from .flows.explain import BadPath, explain, render
 from .harness.engine import OfflineEngine
 from .harness.project import ProjectError, parse_yaml
 
@@ -34,13 +37,22 @@ def _parse_setting(text: str) -> tuple[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", default="preview", choices=["preview"])
+    parser.add_argument("command", nargs="?", default="preview", choices=["preview", "flows"],
+                        help="preview (default), or flows: the flow table, or one path with --from and --to")
     parser.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default dev)")
     parser.add_argument("--config", "-c", action="append", type=_parse_setting, default=[], metavar="KEY=VALUE",
                         help="override a config value (YAML value; key without namespace means this project)")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="project directory (default: current)")
+    path = parser.add_argument_group("flows", "explain one path hop by hop (docs/flows.md lists the names)")
+    path.add_argument("--from", dest="source", metavar="X", help="internet, nlb, alb, control-plane, a node, a pod")
+    path.add_argument("--to", dest="dest", metavar="Y", help="a pod, a node[:port], a Service, api, internet, an IP")
+    path.add_argument("--port", type=int, help="destination port (default: what Y implies)")
+    path.add_argument("--proto", choices=["tcp", "udp"], help="protocol (default: what Y implies)")
+    path.add_argument("--endpoint", metavar="POD", help="the backend kube-proxy picks for a Service")
     outputs.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.command == "flows" and bool(args.source) != bool(args.dest):
+        parser.error("flows: give both --from and --to, or neither")
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):  # --json: stdout holds JSON only
         return _preview(args, stdout)
@@ -58,6 +70,9 @@ def _preview(args, stdout) -> int:
                 print(result.traceback, file=sys.stderr)
             print(f"\n{len(result.resources)} resources were registered before the error.", file=sys.stderr)
             return 2 if result.error_kind == "config" else 1
+        model = flows.from_engine(result, engine)
+        if args.command == "flows":
+            return _flows(model, args)
         ec2 = engine.client("ec2")
         print(report.resource_tree(result))
         print("\nCluster:")
@@ -72,6 +87,9 @@ def _preview(args, stdout) -> int:
         cfg = stack_config(result)
         print("\nServices:")
         print(report.services_table(objects))
+        verification = flows.verify(model)
+        print("\nFlows (each over every placement of its pods; docs/flows.md):")
+        print(report.flow_table(verification))
         print("\nNetwork policy flows:")
         print(report.flow_matrix(objects, cfg.app_namespace, str(cfg.vpc_cidr), checks.forwarded_from(cfg)))
         print("\nLoad balancer controller:")
@@ -80,8 +98,8 @@ def _preview(args, stdout) -> int:
         print(report.ingress_table(objects))
         print("\nCoreDNS:")
         print(report.coredns_section(result, engine.kube.objects))
-        problems = checks.run_all(result, engine)
-        status = outputs.finish(args, result, engine, problems, stdout)
+        problems = checks.run_all(result, engine) + verification.problems
+        status = outputs.finish(args, result, engine, problems, stdout, verification)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)
         for p in problems:
@@ -94,7 +112,25 @@ def _preview(args, stdout) -> int:
           "what each deletion of `pulumi destroy` needs still exists.")
     print("DNS checks: the Corefile parses and keeps the kubernetes plugin for cluster.local, ready and health; "
           "node-local-dns and kubelet's clusterDNS match the kube-proxy mode.")
+    print("Flows: every promised path is allowed and every promised denial denied, hop by hop, for every placement.")
     return status
+
+
+def _flows(model, args) -> int:
+    """``flows``: the flow table with paths, or one path explained; exit 1 when it is (or any is) denied."""
+    if args.source:
+        try:
+            title, trace = explain(model, args.source, args.dest, args.port, args.proto, args.endpoint)
+        except BadPath as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(render(title, trace))
+        return 0 if trace.allowed else 1
+    verification = flows.verify(model)
+    print(report.flow_table(verification, paths=True))
+    for problem in verification.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 0 if verification.holds else 1
 
 
 if __name__ == "__main__":

@@ -110,7 +110,18 @@ def flow_rows(objects, namespace: str, vpc_cidr: str) -> list[dict]:
             for f, got in app.flow_results(objects, namespace, vpc_cidr)]
 
 
-def finish(args, result: RunResult, engine, problems: list[str], stdout) -> int:
+def verification_rows(verification) -> list[dict]:
+    """The hop-by-hop flow table (offline/flows): each flow's promise, verdict and deciding hop."""
+    rows = []
+    for r in verification.results:
+        case = r.deciding
+        rows.append({"flow": r.flow.name, "what": r.flow.what, "promise": "allow" if r.flow.promise else "deny",
+                     "verdict": r.verdict, "holds": r.holds, "placements": r.total,
+                     "deciding": str(case.trace.decisive) if case else ""})
+    return rows
+
+
+def finish(args, result: RunResult, engine, problems: list[str], stdout, verification=None) -> int:
     """The extra outputs of one successful run; 1 when the policy pack has a mandatory violation."""
     status = 0
     pack_report = None
@@ -134,6 +145,8 @@ def finish(args, result: RunResult, engine, problems: list[str], stdout) -> int:
 
         cfg = stack_config(result)
         flows = flow_rows(list(engine.kube.objects.values()), cfg.app_namespace, str(cfg.vpc_cidr))
-        print(json.dumps(document(result, problems, flows, pack_report), sort_keys=True, indent=1, default=str),
-              file=stdout)
+        doc = document(result, problems, flows, pack_report)
+        if verification is not None:
+            doc["paths"] = verification_rows(verification)
+        print(json.dumps(doc, sort_keys=True, indent=1, default=str), file=stdout)
     return status

@@ -13,6 +13,7 @@ from k8snet.dns import node_local_dns_manifests as nld
 
 from .checks import alb, app, cni, dns, routes
 from .checks.stack import stack_config
+from .flows.verify import Verification
 from .harness.engine import RunResult
 
 
@@ -148,6 +149,20 @@ def flow_matrix(objects, namespace: str, vpc_cidr: str, forwarded_from=()) -> st
         rows.append([flow.src.name, f"{flow.dst.name}:{flow.port}/{flow.protocol}", "allow" if got else "deny",
                      flow.why + mark])
     return table(["from", "to", "policy", "why"], rows)
+
+
+def flow_table(verification: Verification, paths: bool = False) -> str:
+    """Every promised flow and denial (offline/flows): its verdict over every placement and the hop that
+    decides (the first failing placement's, else the path's last); ``paths`` adds who talks to whom."""
+    rows = []
+    for r in verification.results:
+        case, bad = r.deciding, sum(c.weight for c in r.failing)
+        verdict = r.verdict if r.verdict != "mixed" else \
+            f"{'deny' if r.flow.promise else 'allow'} {bad}/{r.total}"
+        mark = "" if r.holds else f"  <-- promised {'allow' if r.flow.promise else 'deny'}"
+        hop = case.trace.decisive
+        rows.append([r.flow.name, *([r.flow.what] if paths else []), verdict, f"{hop.at}: {hop.note}{mark}"])
+    return verification.mode + "\n" + table(["flow", *(["path"] if paths else []), "verdict", "deciding hop"], rows)
 
 
 def lb_controller_summary(result: RunResult) -> str:

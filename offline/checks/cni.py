@@ -43,6 +43,26 @@ def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
     return bool(m) and labels.get(m.group(1)) == m.group(3)
 
 
+def selector_node(selector: str) -> str | None:
+    """The node a ``k8snet.io/node == '<name>'`` selector picks (None for any other selector)."""
+    m = _SELECTOR.match(selector or "")
+    return m.group(3) if m and m.group(1) == NODE_NAME_LABEL else None
+
+
+def assigned_pod_cidrs(daemonsets: Iterable[Mapping]) -> dict[str, list[str]]:
+    """Node -> the podCIDRs the podCIDR assigner DaemonSets selecting it patch in (flannel)."""
+    assigned: dict[str, list[str]] = {}
+    for ds in daemonsets:
+        if ds["kind"] != "DaemonSet" or \
+                ds["metadata"].get("labels", {}).get(pod_cidr_assigner.APP_LABEL) != pod_cidr_assigner.NAME:
+            continue
+        pod = ds["spec"]["template"]["spec"]
+        cidrs = assigned.setdefault(pod.get("nodeSelector", {}).get(NODE_NAME_LABEL), [])
+        cidrs += [json.loads(arg[len("--patch="):])["spec"]["podCIDR"] for init in pod.get("initContainers", [])
+                  for arg in init.get("args", []) if arg.startswith("--patch=")]
+    return assigned
+
+
 def _of_kind(objects: Mapping[tuple, dict], api_version: str, kind: str) -> list[dict]:
     return [o for (av, k, _, _), o in sorted(objects.items()) if av == api_version and k == kind]
 
@@ -104,18 +124,12 @@ def check_calico(objects, values: dict, blocks: Mapping[str, object], encapsulat
 def check_flannel(objects, values: dict, blocks: Mapping[str, object], encapsulation: str) -> list[str]:
     problems = []
     assigned: dict[str, list[str]] = {n: [] for n in blocks}
-    for ds in _of_kind(objects, "apps/v1", "DaemonSet"):
-        if ds["metadata"].get("labels", {}).get(pod_cidr_assigner.APP_LABEL) != pod_cidr_assigner.NAME:
-            continue
-        pod = ds["spec"]["template"]["spec"]
-        node = pod.get("nodeSelector", {}).get(NODE_NAME_LABEL)
+    for node, cidrs in assigned_pod_cidrs(_of_kind(objects, "apps/v1", "DaemonSet")).items():
         if node not in assigned:
-            problems.append(f"DaemonSet {ds['metadata']['name']}: selects no configured node ({node!r})")
+            problems.append(f"DaemonSet {pod_cidr_assigner.daemonset_name(node)}: selects no configured node "
+                            f"({node!r})")
             continue
-        for init in pod.get("initContainers", []):
-            for arg in init.get("args", []):
-                if arg.startswith("--patch="):
-                    assigned[node].append(json.loads(arg[len("--patch="):])["spec"]["podCIDR"])
+        assigned[node] += cidrs
     for node, cidrs in assigned.items():
         if len(cidrs) != 1:
             problems.append(f"{node}: podCIDR assigned {len(cidrs)} times (want exactly once)")
@@ -170,12 +184,7 @@ def cni_rows(result, kube, ec2) -> list[list[str]]:
             mode = "VXLAN" if encap == "vxlan" else "IPIP" if encap == "ipip" else "no encapsulation"
             mtu = ((values.get("installation") or {}).get("calicoNetwork") or {}).get("mtu")
         elif kind == "flannel":
-            dss = [d for d in _of_kind(kube.objects, "apps/v1", "DaemonSet")
-                   if d["spec"]["template"]["spec"].get("nodeSelector", {}).get(NODE_NAME_LABEL) == node
-                   and d["metadata"].get("labels", {}).get(pod_cidr_assigner.APP_LABEL) == pod_cidr_assigner.NAME]
-            cidrs = [json.loads(a[len("--patch="):])["spec"]["podCIDR"] for d in dss
-                     for c in d["spec"]["template"]["spec"].get("initContainers", [])
-                     for a in c.get("args", []) if a.startswith("--patch=")]
+            cidrs = assigned_pod_cidrs(_of_kind(kube.objects, "apps/v1", "DaemonSet")).get(node, [])
             given = ", ".join(f"podCIDR {c} ({pod_cidr_assigner.daemonset_name(node)})" for c in cidrs) or "(no podCIDR)"
             mode = f"flannel {(values.get('flannel') or {}).get('backend')}"
             mtu = cni.mtu(encap)  # derived by flanneld from the interface MTU

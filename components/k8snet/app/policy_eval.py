@@ -81,8 +81,10 @@ def _port_matches(rule_ports, port: int, protocol: str, target: Endpoint | None)
     return False
 
 
-def _direction_allows(policies: Iterable[Mapping], pod: Endpoint, other: Endpoint, port: int, protocol: str,
-                      direction: str, target: Endpoint) -> bool:
+def admitting(policies: Iterable[Mapping], pod: Endpoint, other: Endpoint, port: int, protocol: str,
+              direction: str, target: Endpoint) -> list[tuple[str, int]] | None:
+    """The rules of the policies isolating ``pod`` in ``direction`` ("Ingress"/"Egress") that admit
+    ``other`` on the port, as (``<namespace>/<policy>``, rule index); None when no policy isolates it."""
     types_key, rules_key, peers_key = direction, direction.lower(), "from" if direction == "Ingress" else "to"
     selecting = []
     for pol in policies:
@@ -93,14 +95,21 @@ def _direction_allows(policies: Iterable[Mapping], pod: Endpoint, other: Endpoin
         if types_key in types:
             selecting.append(pol)
     if not selecting:
-        return True  # not isolated in this direction
+        return None  # not isolated in this direction
+    found = []
     for pol in selecting:
-        for rule in pol["spec"].get(rules_key) or []:
+        for index, rule in enumerate(pol["spec"].get(rules_key) or []):
             peers = rule.get(peers_key)
             if (not peers or any(_peer_matches(p, pod.namespace, other) for p in peers)) and \
                     _port_matches(rule.get("ports"), port, protocol, target):
-                return True
-    return False
+                found.append((f"{pod.namespace}/{pol['metadata'].get('name', '')}", index))
+    return found
+
+
+def _direction_allows(policies: Iterable[Mapping], pod: Endpoint, other: Endpoint, port: int, protocol: str,
+                      direction: str, target: Endpoint) -> bool:
+    rules = admitting(policies, pod, other, port, protocol, direction, target)
+    return rules is None or bool(rules)
 
 
 def allowed(policies: Iterable[Mapping], src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> bool:

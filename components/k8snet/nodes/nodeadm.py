@@ -114,5 +114,6 @@ def node_config_of(user_data_text: str) -> dict | None:
     """The NodeConfig inside user data made by ``user_data`` (for checks that read instances back)."""
     for part in email.message_from_string(user_data_text).walk():
         if part.get_content_type() == "application/node.eks.aws":
-            return yaml.safe_load(part.get_payload())
+            # libyaml's loader when PyYAML has it: a check reading 250 nodes' user data back takes ~0.1 s, not 1 s.
+            return yaml.load(part.get_payload(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return None

@@ -1,0 +1,70 @@
+"""Flow models of the supported modes, one engine run per mode for the whole session.
+
+The flow tests read or mutate the extracted model (plain data), never the engine: each mode's run is made
+once, inside its own ``OfflineEngine`` (moto is process-global; the model holds no reference to it).
+Together the modes cover every CNI mode, both kube-proxy modes and node-local-dns on and off; the full
+product (20 combinations) is in bench/flows.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from offline import OfflineEngine, flows
+from offline.flows.model import Model, SgRule, net
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODES = {
+    "calico-none": {},  # the dev stack: iptables, node-local-dns off
+    "calico-vxlan": {"encapsulation": "vxlan", "kubeProxyMode": "ipvs", "nodeLocalDns": True},
+    "calico-ipip": {"encapsulation": "ipip", "nodeLocalDns": True},
+    "flannel-none": {"cni": "flannel", "kubeProxyMode": "ipvs", "nodeLocalDns": True},
+    "flannel-vxlan": {"cni": "flannel", "encapsulation": "vxlan"},
+}
+
+
+def run_model(config: dict) -> Model:
+    with OfflineEngine(ROOT, "dev", config) as engine:
+        result = engine.run()
+        assert result.ok, result.error
+        return flows.from_engine(result, engine)
+
+
+@lru_cache(maxsize=None)
+def model(mode: str) -> Model:
+    return run_model(MODES[mode])
+
+
+# --- the state before the fixes of issue 11 items 2 and 3 ---------------------------------------------
+
+PRE_FIX = json.loads((ROOT / "tests" / "fixtures" / "flows" / "pre-fix-rules.json").read_text())
+DEV_POD_CIDR = net(yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["k8s-networking:podCidr"])
+
+
+def node_group(m: Model) -> str:
+    (group,) = {g for n in m.nodes.values() for g in m.interfaces[n.interface].groups}
+    return group
+
+
+def with_pre_fix_rules(m: Model) -> Model:
+    """``m`` with the nodes' ingress rules and the webapp-ingress policy as they were before the fix
+    (tests/fixtures/flows/pre-fix-rules.json), whatever the code that made ``m`` does now."""
+    group = node_group(m)
+    cp = m.control_plane
+    extra = next(g for g in m.interfaces[cp.interfaces[0]].groups if g != cp.security_group)
+    sources = {"nodes": {"peer_group": group}, "control-plane": {"peer_group": extra},
+               "pod-cidr": {"cidr": DEV_POD_CIDR}, "vpc-cidr": {"cidr": m.vpc_cidr}}
+    restored = tuple(SgRule(f"pre-fix-{r['key']}", group, False, r["protocol"],
+                            r["from_port"], r["to_port"], name=f"workers-{r['key']}", **sources[r["source"]])
+                     for r in PRE_FIX["node_ingress"][f"{m.cni.kind}/{m.cni.encapsulation}"])
+    rules = tuple(r for r in m.rules if r.egress or r.group != group) + restored
+    spec = json.loads(json.dumps(PRE_FIX["webapp_ingress"]).replace("VPC_CIDR", str(m.vpc_cidr)))
+    objects = tuple({**o, "spec": spec} if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "webapp-ingress"
+                    else o for o in m.objects)
+    return replace(m, rules=rules, objects=objects)
