@@ -31,11 +31,12 @@ OFFLINE_LAYERS = {
     "harness": {"aws", "kube"},
     "checks": {"harness", "kube", "aws"},
     "flows": {"harness", "kube", "aws", "checks"},
-    "": {"harness", "aws", "kube", "checks", "flows", "report", "outputs"},  # offline/__init__.py, __main__.py
+    "": {"harness", "aws", "kube", "checks", "flows", "report", "outputs", "dataplane"},  # offline/__init__.py, __main__.py
     "report": {"harness", "kube", "aws", "checks", "flows"},
     "policy": {"harness", "kube"},  # a policy pack over a run's records
     "diagram": {"harness", "checks"},
     "outputs": {"harness", "kube", "checks", "flows", "policy", "diagram"},  # --json, --render-dir, ...
+    "dataplane": {"harness", "kube", "aws", "checks", "flows", "report"},
 }
 
 

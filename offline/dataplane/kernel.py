@@ -10,10 +10,13 @@ those of runs whose process is gone (a crash, a killed test).
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +27,7 @@ from .plan import Plan
 BASE_PREFIX = "k8dp-"
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
+NETLINK_NETFILTER = 12
 _libc = ctypes.CDLL(None, use_errno=True)
 _runs = itertools.count()
 
@@ -126,6 +130,23 @@ def _sysctls(netns: str, values: dict[str, str]) -> None:
     with inside(netns):
         for key, value in values.items():
             Path("/proc/sys", key).write_text(value)
+
+
+def flush_conntrack(netns: str) -> None:
+    """Forget every tracked connection in ``netns`` (what ``conntrack -F`` does: one ctnetlink delete without
+    attributes), so a changed ruleset judges every packet anew, as a freshly deployed state would."""
+    nfnl_subsys_ctnetlink, ipctnl_msg_ct_delete = 1, 2
+    nlm_f_request, nlm_f_ack = 0x1, 0x4
+    message = struct.pack("=IHHII", 20, (nfnl_subsys_ctnetlink << 8) | ipctnl_msg_ct_delete,
+                          nlm_f_request | nlm_f_ack, 1, 0) + struct.pack("=BBH", socket.AF_INET, 0, 0)
+    with inside(netns):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+    with sock:
+        sock.send(message)
+        reply = sock.recv(4096)
+    error = struct.unpack_from("=i", reply, 16)[0] if len(reply) >= 20 else 0
+    if error not in (0, -errno.ENOENT):
+        raise OSError(-error, os.strerror(-error))
 
 
 def kernel_has_ipip() -> bool:
@@ -232,6 +253,8 @@ class Emulation:
                 _nft(ns.name, "\n".join(ns.nft))
             if gone or new or ns.sysctls != old.sysctls or ns.nft != old.nft:
                 changed.append(role)
+        for ns in plan.namespaces.values():  # a new state has no connections yet
+            flush_conntrack(ns.name)
         self.plan = plan
         return changed
 

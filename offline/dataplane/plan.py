@@ -27,6 +27,7 @@ from .pods import Pod, services as services_of
 VPC_MTU = 9001  # AWS: jumbo frames inside a VPC
 INTERNET_MTU = 1500  # AWS: through an internet gateway
 INTERNET_HOSTS = ("198.51.100.7", "203.0.113.7")  # TEST-NET-2 (a server), TEST-NET-3 (a client): RFC 5737
+IGW_ADDRESS = "169.254.0.1"  # the internet's next hop to the VPC (link-local: no address of anyone's)
 # Calico's workload gateway (libcalico-go / cni-plugin: every pod's default route goes via 169.254.1.1,
 # answered by proxy ARP on the host's cali* interface).
 CALICO_GATEWAY = "169.254.1.1"
@@ -151,11 +152,9 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
     links.append(f"link add name igw netns {vpc.name} mtu {INTERNET_MTU} type veth "
                  f"peer name eth0 netns {internet.name} mtu {INTERNET_MTU}")
     internet.lines += ["link set lo up", *(f"addr add {a}/32 dev eth0" for a in INTERNET_HOSTS),
-                       "link set eth0 up", "route add default dev eth0"]
+                       "link set eth0 up", f"route add default via {IGW_ADDRESS} dev eth0 onlink"]
     addresses["internet"] = INTERNET_HOSTS[0]
-    vpc.lines.append("link set igw up")
-    vpc.sysctls["net/ipv4/conf/igw/proxy_arp"] = "1"
-    vpc.sysctls["net/ipv4/neigh/igw/proxy_delay"] = "0"
+    vpc.lines += [f"addr add {IGW_ADDRESS}/32 dev igw", "link set igw up"]
     public = {str(e.ip): str(e.public_ip) for e in state.interfaces.values() if e.public_ip and e.id in ports}
 
     # --- the VPC router's tables ------------------------------------------------------------------------
@@ -167,10 +166,9 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
     for eni_id, port in ports.items():
         vpc.lines.append(f"route add {state.interfaces[eni_id].ip}/32 dev {port} table {local_table}")
     vpc.lines.append(f"route add unreachable {state.vpc_cidr} table {local_table}")
-    for priv, pub in public.items():
+    for priv in public:  # what enters by the internet gateway, once it mapped the public address to this one
         eni_id = next(e for e in ports if str(state.interfaces[e].ip) == priv)
-        vpc.lines += [f"route add {priv}/32 dev {ports[eni_id]} table {igw_table}",
-                      f"route add {pub}/32 dev {ports[eni_id]} table {igw_table}"]  # for proxy ARP only
+        vpc.lines.append(f"route add {priv}/32 dev {ports[eni_id]} table {igw_table}")
     vpc.lines.append(f"route add unreachable default table {igw_table}")
     # The router's own packets (the ICMP errors that carry verdicts back) follow every table's routes at once.
     seen = set()
