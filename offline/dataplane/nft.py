@@ -27,6 +27,7 @@ REJECT = {
     "source/dest check": "host-prohibited",  # code 10
     "NetworkPolicy": "net-prohibited",  # code 9
     "internet gateway": "net-unreachable",  # code 0
+    "no route": "host-unreachable",  # code 1
 }
 ICMP_CODES = {13: "security group", 10: "source/dest check", 9: "NetworkPolicy", 0: "internet gateway",
               1: "no route", 3: "nothing listens"}
@@ -96,6 +97,14 @@ def security_groups(ports: Mapping[str, str], state) -> str:
             base.append(f'{"iifname" if egress else "oifname"} "{port}" jump {direction}-{port}')
     return _table("inet aws", [("forward", "type filter hook forward priority 0; policy accept;", base)]
                   + [(name, "", lines) for name, lines in chains])
+
+
+def no_route(sink: str) -> str:
+    """What no route takes is dropped, as AWS does (the router's routes send it to ``sink``), and the sender told
+    so. Not by ``unreachable`` routes: the ICMP errors routing sends are rate-limited by a knob only the root
+    namespace has (net.ipv4.route.error_cost); nft's follow the namespace's own icmp_ratelimit."""
+    return _table("inet vpc-routing", [("forward", "type filter hook forward priority 0; policy accept;", [
+        f'oifname "{sink}" counter reject with icmp type {REJECT["no route"]} comment "no route"'])])
 
 
 def internet_gateway(port: str, public: Mapping[str, str]) -> str:

@@ -7,7 +7,7 @@ Namespaces:
   (base + 1, AWS's "VPC router"); policy routing by ingress interface sends each packet through the route
   table of the subnet it came from, exactly as read back from the state: ``local`` throws to the table of
   ENI addresses, an ENI target becomes that ENI's address as next hop, a NAT gateway's likewise, an internet
-  gateway's the ``igw`` interface. No route: dropped (AWS drops silently; a ``blackhole`` does too).
+  gateway's the ``igw`` interface. No route: the packet goes to ``noroute``, where nft.no_route drops it.
   Security groups and source/dest check: nft.security_groups.
 - ``internet``: beyond the internet gateway (TEST-NET addresses only, RFC 5737).
 - one per ENI owner: each node, the NAT gateway, the control plane's and the load balancers' ENIs.
@@ -27,6 +27,7 @@ from .pods import Pod, services as services_of
 VPC_MTU = 9001  # AWS: jumbo frames inside a VPC
 INTERNET_MTU = 1500  # AWS: through an internet gateway
 INTERNET_HOSTS = ("198.51.100.7", "203.0.113.7")  # TEST-NET-2 (a server), TEST-NET-3 (a client): RFC 5737
+NO_ROUTE = "noroute"  # the router's sink: what no route takes goes there to be dropped (nft.no_route)
 IGW_ADDRESS = "169.254.0.1"  # the internet's next hop to the VPC (link-local: no address of anyone's)
 # Calico's workload gateway (libcalico-go / cni-plugin: every pod's default route goes via 169.254.1.1,
 # answered by proxy ARP on the host's cali* interface).
@@ -111,7 +112,8 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
 
     vpc = space("vpc")
     _sysctl_forwarding(vpc)
-    vpc.lines.append("link set lo up")
+    vpc.lines += ["link set lo up", f"link set {NO_ROUTE} up", f"link set {NO_ROUTE}-peer up"]
+    links.append(f"link add name {NO_ROUTE} netns {vpc.name} type veth peer name {NO_ROUTE}-peer netns {vpc.name}")
 
     # --- ENIs: one router port each, the owner's eth0 on the other side ---------------------------------
     node_of_eni = {n.interface: n for n in state.nodes.values()}
@@ -165,17 +167,20 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
             vpc.lines.append(f"{line} table {number}")
     for eni_id, port in ports.items():
         vpc.lines.append(f"route add {state.interfaces[eni_id].ip}/32 dev {port} table {local_table}")
-    vpc.lines.append(f"route add unreachable {state.vpc_cidr} table {local_table}")
+    vpc.lines.append(f"route add {state.vpc_cidr} dev {NO_ROUTE} table {local_table}")
     for priv in public:  # what enters by the internet gateway, once it mapped the public address to this one
         eni_id = next(e for e in ports if str(state.interfaces[e].ip) == priv)
         vpc.lines.append(f"route add {priv}/32 dev {ports[eni_id]} table {igw_table}")
-    vpc.lines.append(f"route add unreachable default table {igw_table}")
-    # The router's own packets (the ICMP errors that carry verdicts back) follow every table's routes at once.
+    vpc.lines.append(f"route add default dev {NO_ROUTE} table {igw_table}")
+    # The router's own packets (the ICMP errors that carry verdicts back): to the internet hosts by the internet
+    # gateway, otherwise along the first table holding a route for the destination.
+    vpc.lines += [f"route add {a}/32 dev igw table {own_table}" for a in INTERNET_HOSTS]
     seen = set()
     for tid in sorted(state.tables):
         for line in _route_lines(state.tables[tid], state, ports):
-            dest = line.split()[3 if line.split()[2] in ("throw", "unreachable") else 2]
-            if dest not in seen and "unreachable" not in line:
+            words = line.split()
+            dest = words[3] if words[2] == "throw" else words[2]
+            if dest not in seen and not line.endswith(f"dev {NO_ROUTE}"):
                 seen.add(dest)
                 vpc.lines.append(f"{line} table {own_table}")
     for eni_id, port in sorted(ports.items(), key=lambda kv: kv[1]):
@@ -184,7 +189,8 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
     vpc.lines += [f"rule add pref 100 iif igw lookup {igw_table}",
                   f"rule add pref 200 iif lo lookup {own_table}",
                   f"rule add pref 500 lookup {local_table}",  # reached through a table's `throw` (local route)
-                  "rule add pref 600 unreachable"]
+                  "rule add pref 600 blackhole"]
+    vpc.nft.append(nft.no_route(NO_ROUTE))
     vpc.nft.append(nft.security_groups(ports, state))
     vpc.nft.append(nft.internet_gateway("igw", public))
 
@@ -252,9 +258,9 @@ def _route_lines(table, state, ports: Mapping[str, str]) -> list[str]:
         elif eni in ports:
             out.append(f"route add {dest} via {state.interfaces[eni].ip} dev {ports[eni]} onlink")
         else:  # a target the emulation does not hold (AWS: the route is a blackhole)
-            out.append(f"route add unreachable {dest}")
-    if not has_default:  # no route: AWS drops the packet (here: dropped, and the sender told so)
-        out.append("route add unreachable default")
+            out.append(f"route add {dest} dev {NO_ROUTE}")
+    if not has_default:  # no route: AWS drops the packet
+        out.append(f"route add default dev {NO_ROUTE}")
     return out
 
 
