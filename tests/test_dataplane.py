@@ -88,7 +88,7 @@ def pod(plan, name: str):
 
 def pod_probe(plan, src: str, dst: str, port: int = walks.ECHO_PORT, protocol: str = "tcp", **kw) -> probe.Probe:
     s, d = pod(plan, src), pod(plan, dst)
-    return probe.Probe(f"{src}->{dst}", plan.netns(f"pod/{s.namespace}/{s.name}"), str(d.ip), port, protocol, **kw)
+    return probe.Probe(f"{src}->{dst}", plan.netns(plans.pod_role(s)), str(d.ip), port, protocol, **kw)
 
 
 def lb_probe(plan, node, port: int) -> probe.Probe:

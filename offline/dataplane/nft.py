@@ -68,7 +68,7 @@ def security_groups(ports: Mapping[str, str], state) -> str:
     chains = []
     for eni_id, port in sorted(ports.items(), key=lambda kv: kv[1]):
         eni = state.interfaces[eni_id]
-        if eni.source_dest_check:
+        if eni.source_dest_check and eni.owner != "nat":  # a NAT gateway forwards by design
             own = _set(eni.ips)
             base.insert(0, f'oifname "{port}" ip daddr != {own} ' + _reject("source/dest check", f"{eni_id} receives"))
             base.insert(0, f'iifname "{port}" ip saddr != {own} ' + _reject("source/dest check", f"{eni_id} sends"))
@@ -126,34 +126,34 @@ def internet_gateway(port: str, public: Mapping[str, str]) -> str:
 
 def kube_proxy(services: Sequence, node: str) -> str:
     """kube-proxy's Service rules on ``node`` (iptables mode's chains; ipvs mode's verdicts are the same)."""
-    if not services:
-        return ""
     entry, nodeports, chains = [], [], []
     for i, svc in enumerate(services):
-        if not svc.endpoints:
-            continue
         for j, port in enumerate(svc.ports):
+            if not port.backends:
+                continue
             key = f"{i}-{j}"
-            eps = list(svc.endpoints)
             seps = []
-            for k, ep in enumerate(eps):
+            for k, b in enumerate(port.backends):
                 chains.append((f"sep-{key}-{k}", [
-                    f"ip saddr {ep.ip} meta mark set meta mark | {MASQ_MARK:#x}",  # hairpin
-                    f"meta l4proto {port.protocol} dnat to {ep.ip}:{port.target}"]))
+                    f"ip saddr {b.ip} meta mark set meta mark | {MASQ_MARK:#x}",  # hairpin
+                    f"meta l4proto {port.protocol} dnat to {b.ip}:{b.port}"]))
                 seps.append(f"{k} : jump sep-{key}-{k}")
             comment = f'comment "{svc.namespace}/{svc.name}:{port.port}/{port.protocol}"'
-            chains.append((f"svc-{key}", [f"numgen random mod {len(eps)} vmap {{ {', '.join(seps)} }}"]))
+            chains.append((f"svc-{key}", [f"numgen random mod {len(seps)} vmap {{ {', '.join(seps)} }}"]))
             entry.append(f"ip daddr {svc.cluster_ip} {port.protocol} dport {port.port} jump svc-{key} {comment}")
-            if port.node_port is not None:
-                if svc.external_traffic_policy == "Local":
-                    local = [k for k, ep in enumerate(eps) if ep.node == node]
-                    ext = ([f"numgen random mod {len(local)} vmap {{ "
-                            + ", ".join(f"{n} : jump sep-{key}-{k}" for n, k in enumerate(local)) + " }"]
-                           if local else ["drop"])
-                else:  # Cluster: every external packet is marked for masquerade, then any endpoint
-                    ext = [f"meta mark set meta mark | {MASQ_MARK:#x}", f"jump svc-{key}"]
-                chains.append((f"ext-{key}", ext))
-                nodeports.append(f"{port.protocol} dport {port.node_port} jump ext-{key} {comment}")
+            if port.node_port is None:
+                continue
+            if svc.external_traffic_policy == "Local":  # local endpoints only, the source kept
+                local = [k for k, b in enumerate(port.backends) if b.node == node]
+                ext = ([f"numgen random mod {len(local)} vmap {{ "
+                        + ", ".join(f"{n} : jump sep-{key}-{k}" for n, k in enumerate(local)) + " }"]
+                       if local else ["drop"])
+            else:  # Cluster: every external packet is marked for masquerade, then any endpoint
+                ext = [f"meta mark set meta mark | {MASQ_MARK:#x}", f"jump svc-{key}"]
+            chains.append((f"ext-{key}", ext))
+            nodeports.append(f"{port.protocol} dport {port.node_port} jump ext-{key} {comment}")
+    if not entry:
+        return ""
     entry.append("fib daddr type local jump nodeports")
     return _table("ip kube-proxy", [
         ("prerouting", "type nat hook prerouting priority -100; policy accept;", ["jump services"]),

@@ -26,6 +26,7 @@ from .pods import Pod, services as services_of
 
 VPC_MTU = 9001  # AWS: jumbo frames inside a VPC
 INTERNET_MTU = 1500  # AWS: through an internet gateway
+PUBLIC_FALLBACK = ipaddress.ip_network("203.0.113.128/25")
 INTERNET_HOSTS = ("198.51.100.7", "203.0.113.7")  # TEST-NET-2 (a server), TEST-NET-3 (a client): RFC 5737
 NO_ROUTE = "noroute"  # the router's sink: what no route takes goes there to be dropped (nft.no_route)
 IGW_ADDRESS = "169.254.0.1"  # the internet's next hop to the VPC (link-local: no address of anyone's)
@@ -42,7 +43,7 @@ IPIP_DEVICE = "tunl0"  # the kernel's fallback IPIP device, which Calico configu
 
 @dataclass
 class Netns:
-    role: str  # "vpc", "internet", "node/<name>", "pod/<ns>/<name>", "eni/<id>"
+    role: str  # "vpc", "internet", "node/<name>", "pod/<node>/<ns>/<name>", "eni/<id>"
     name: str  # the network namespace's name
     lines: list[str] = field(default_factory=list)  # ip -batch
     fdb: list[str] = field(default_factory=list)  # bridge -batch (VXLAN forwarding entries)
@@ -70,9 +71,28 @@ class Plan:
     tunnels: list[Tunnel]
     pods: list[Pod]
     mtu: int  # the pods' interface MTU
+    public: dict[str, str]  # ENI id -> its public address here (moto's may be none a kernel can route)
 
     def netns(self, role: str) -> str:
         return self.namespaces[role].name
+
+
+def pod_role(pod) -> str:
+    return f"pod/{pod.node}/{pod.namespace}/{pod.name}"
+
+
+def public_addresses(state) -> dict[str, str]:
+    """ENI id -> the public address the emulation gives it: its own when it is a global one; for moto's 127.x, and
+    for an internet-facing load balancer's node (not in the state), one of PUBLIC_FALLBACK (TEST-NET-3)."""
+    out: dict[str, str] = {}
+    spare = iter(PUBLIC_FALLBACK.hosts())
+    for eni in sorted(state.interfaces.values(), key=lambda e: e.id):
+        if eni.public_ip is not None and eni.public_ip.is_global:
+            out[eni.id] = str(eni.public_ip)
+        elif eni.public_ip is not None or (eni.owner.startswith("load balancer") and "internal" not in eni.owner
+                                           and state.subnets[eni.subnet].tags.get("kubernetes.io/role/elb") == "1"):
+            out[eni.id] = str(next(spare))
+    return out
 
 
 def _short(text: str, n: int = 11) -> str:
@@ -98,8 +118,10 @@ def _sysctl_forwarding(ns: Netns) -> None:
     ns.sysctls["net/ipv4/ip_forward"] = "1"
 
 
-def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
-    """The plan for ``state`` (state.State or the flow model) with ``pods`` placed on its nodes."""
+def build(state, pods: Sequence[Pod], prefix: str, mtu: int | None = None, services: Sequence | None = None) -> Plan:
+    """The plan for ``state`` (state.State or the flow model) with ``pods`` placed on its nodes (hostNetwork ones
+    run in the node's namespace). ``mtu``: the pods' MTU (default: the state's CNI's); ``services``: what kube-proxy
+    programs (default: every Service with a selector, over ``pods``)."""
     spaces: dict[str, Netns] = {}
     links: list[str] = []
     addresses: dict[str, str] = {}
@@ -123,7 +145,7 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
         subnet = state.subnets[eni.subnet]
         node = node_of_eni.get(eni.id)
         role = f"node/{node.name}" if node else f"eni/{eni.id}"
-        if node is None and eni.owner not in ("nat", "control-plane", "load balancer"):
+        if node is None and eni.owner not in ("nat", "control-plane") and not eni.owner.startswith("load balancer"):
             continue  # an ENI nothing in the emulation speaks through
         port = f"eni{i}"
         ports[eni.id], eni_role[eni.id] = port, role
@@ -157,7 +179,8 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
                        "link set eth0 up", f"route add default via {IGW_ADDRESS} dev eth0 onlink"]
     addresses["internet"] = INTERNET_HOSTS[0]
     vpc.lines += [f"addr add {IGW_ADDRESS}/32 dev igw", "link set igw up"]
-    public = {str(e.ip): str(e.public_ip) for e in state.interfaces.values() if e.public_ip and e.id in ports}
+    public_of = {e: a for e, a in public_addresses(state).items() if e in ports}
+    public = {str(state.interfaces[e].ip): a for e, a in public_of.items()}
 
     # --- the VPC router's tables ------------------------------------------------------------------------
     local_table, igw_table, own_table = 250, 251, 252
@@ -197,16 +220,16 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
     # --- nodes and pods ---------------------------------------------------------------------------------
     cni = state.cni
     nodes = state.nodes
-    pods = list(pods)
-    svcs = services_of(state.objects, pods)
+    pods = [p for p in pods if not getattr(p, "host_network", False)]
+    svcs = services_of(state.objects, pods) if services is None else list(services)
     policies = [o for o in state.objects if o["kind"] == "NetworkPolicy"] if cni.enforces_policy else []
     ns_labels = {o["metadata"]["name"]: dict(o["metadata"].get("labels") or {})
                  for o in state.objects if o["kind"] == "Namespace"}
-    mtu = cni.mtu
+    mtu = mtu or cni.mtu
     for node in nodes.values():
         host = space(f"node/{node.name}")
         local = [p for p in pods if p.node == node.name]
-        tunnel_device = _node_overlay(host, node, nodes, cni, tunnels)
+        tunnel_device = _node_overlay(host, node, nodes, cni, mtu, tunnels)
         if cni.kind == "flannel":
             host.lines += ["link add cni0 type bridge", f"link set cni0 mtu {mtu}",
                            f"addr add {node.pod_cidr.network_address + 1}/{node.pod_cidr.prefixlen} dev cni0",
@@ -214,18 +237,18 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
             # kube-proxy needs bridged pod traffic to pass netfilter (its hairpin and same-node Service DNAT).
             host.sysctls["net/bridge/bridge-nf-call-iptables"] = "1"
         for pod in local:
-            pod_ns = space(f"pod/{pod.namespace}/{pod.name}")
+            pod_ns = space(pod_role(pod))
             _endpoint_sysctls(pod_ns)
             addresses[pod_ns.role] = str(pod.ip)
             if cni.kind == "flannel":
-                veth = f"veth{_short(pod.ref, 8)}"
+                veth = f"veth{_short(pod_role(pod), 8)}"
                 links.append(f"link add name {veth} netns {host.name} mtu {mtu} type veth "
                              f"peer name eth0 netns {pod_ns.name} mtu {mtu}")
                 host.lines += [f"link set {veth} master cni0", f"link set {veth} up"]
                 pod_ns.lines += ["link set lo up", f"addr add {pod.ip}/{node.pod_cidr.prefixlen} dev eth0",
                                  "link set eth0 up", f"route add default via {node.pod_cidr.network_address + 1} dev eth0"]
             else:  # Calico: a routed veth, no bridge; /32 route to the pod, proxy ARP for its gateway
-                veth = f"cali{_short(pod.ref)}"
+                veth = f"cali{_short(pod_role(pod))}"
                 links.append(f"link add name {veth} netns {host.name} mtu {mtu} type veth "
                              f"peer name eth0 netns {pod_ns.name} mtu {mtu}")
                 host.lines += [f"link set {veth} up", f"route add {pod.ip}/32 dev {veth} scope link"]
@@ -238,7 +261,7 @@ def build(state, pods: Sequence[Pod], prefix: str) -> Plan:
             nft.kube_proxy(svcs, node.name),
             nft.cni_masquerade(cni, node.pod_cidr, tunnel_device, node.tunnel_ip),
             nft.network_policy(policies, local, pods, ns_labels)) if t]
-    return Plan(prefix, spaces, links, addresses, tunnels, pods, mtu)
+    return Plan(prefix, spaces, links, addresses, tunnels, pods, mtu, public_of)
 
 
 def _route_lines(table, state, ports: Mapping[str, str]) -> list[str]:
@@ -264,7 +287,7 @@ def _route_lines(table, state, ports: Mapping[str, str]) -> list[str]:
     return out
 
 
-def _node_overlay(host: Netns, node, nodes: Mapping, cni, tunnels: list[Tunnel]) -> str | None:
+def _node_overlay(host: Netns, node, nodes: Mapping, cni, mtu: int, tunnels: list[Tunnel]) -> str | None:
     """The overlay device on a node and its entries for every other node, as flanneld / Felix program them
     (static ARP + FDB + an onlink route per remote block for VXLAN; an onlink route via the remote node for
     IPIP). Returns the device name (None without encapsulation)."""
@@ -272,9 +295,9 @@ def _node_overlay(host: Netns, node, nodes: Mapping, cni, tunnels: list[Tunnel])
     if cni.encapsulation == "vxlan":
         device, vni, port = VXLAN[cni.kind]
         # flannel: the device MTU is the interface's minus 50 (vxlan_network.go); Felix sets the configured MTU.
-        mtu = VPC_MTU - 50 if cni.kind == "flannel" else cni.mtu
+        device_mtu = VPC_MTU - 50 if cni.kind == "flannel" else mtu
         host.lines += [f"link add {device} type vxlan id {vni} local {node.ip} dev eth0 dstport {port} nolearning",
-                       f"link set {device} address {_mac(node.tunnel_ip)} mtu {mtu}",
+                       f"link set {device} address {_mac(node.tunnel_ip)} mtu {device_mtu}",
                        f"addr add {node.tunnel_ip}/32 dev {device}", f"link set {device} up"]
         for other in others:
             host.lines += [f"neigh add {other.tunnel_ip} lladdr {_mac(other.tunnel_ip)} dev {device} nud permanent",
@@ -282,9 +305,9 @@ def _node_overlay(host: Netns, node, nodes: Mapping, cni, tunnels: list[Tunnel])
             host.fdb.append(f"fdb append {_mac(other.tunnel_ip)} dev {device} dst {other.ip} self permanent")
         return device
     if cni.encapsulation == "ipip":
-        tunnels.append(Tunnel(host.name, IPIP_DEVICE, str(node.ip), cni.mtu,
+        tunnels.append(Tunnel(host.name, IPIP_DEVICE, str(node.ip), mtu,
                               {str(o.pod_cidr): str(o.ip) for o in others}))
-        host.lines += [f"link set {IPIP_DEVICE} mtu {cni.mtu}", f"addr add {node.tunnel_ip}/32 dev {IPIP_DEVICE}",
+        host.lines += [f"link set {IPIP_DEVICE} mtu {mtu}", f"addr add {node.tunnel_ip}/32 dev {IPIP_DEVICE}",
                        f"link set {IPIP_DEVICE} up"]
         host.lines += [f"route add {o.pod_cidr} via {o.ip} dev {IPIP_DEVICE} onlink" for o in others]
         return IPIP_DEVICE

@@ -38,21 +38,26 @@ class Pod:
 
 
 @dataclass(frozen=True)
+class Backend:
+    ip: IPv4Address
+    port: int
+    node: str | None  # None: not a pod on a node (the API server's endpoints)
+
+
+@dataclass(frozen=True)
 class ServicePort:
     protocol: str  # "tcp" | "udp"
     port: int
     node_port: int | None
-    target: int
+    backends: tuple[Backend, ...]
 
 
 @dataclass(frozen=True)
 class Service:
     namespace: str
     name: str
-    type: str
-    cluster_ip: IPv4Address | None
+    cluster_ip: IPv4Address
     ports: tuple[ServicePort, ...]
-    endpoints: tuple[Pod, ...] = field(default=())
     external_traffic_policy: str = "Cluster"
 
 
@@ -95,10 +100,14 @@ def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def services(objects: Iterable[Mapping], pods: Iterable[Pod]) -> list[Service]:
-    """Services with a selector and a cluster IP, their ports resolved against the pods they select."""
-    pods = list(pods)
-    out = []
+def services(objects: Iterable[Mapping], pods: Iterable[Pod], pinned: Mapping[tuple[str, str], Pod] | None = None,
+             api: Service | None = None) -> list[Service]:
+    """Services with a selector and a cluster IP, as kube-proxy sees them: each port with the addresses it
+    DNATs to, the selected pods' (``pinned``: (namespace, name) -> the one endpoint to use), target ports
+    resolved against them. ``api``: the API server's own Service (default/kubernetes), endpoints given."""
+    pods = [p for p in pods if not getattr(p, "host_network", False)]
+    pinned = pinned or {}
+    out = [api] if api is not None else []
     for o in objects:
         if o["kind"] != "Service":
             continue
@@ -106,18 +115,19 @@ def services(objects: Iterable[Mapping], pods: Iterable[Pod]) -> list[Service]:
         cluster_ip = spec.get("clusterIP")
         if not spec.get("selector") or not cluster_ip or cluster_ip == "None":
             continue
-        ns = o["metadata"].get("namespace", "default")
-        endpoints = tuple(p for p in pods if p.namespace == ns and _selects(spec["selector"], p.labels))
+        ns, name = o["metadata"].get("namespace", "default"), o["metadata"]["name"]
+        endpoints = [p for p in pods if p.namespace == ns and _selects(spec["selector"], p.labels)]
+        if (ns, name) in pinned:
+            endpoints = [pinned[(ns, name)]]
         ports = []
         for p in spec.get("ports") or []:
             target = p.get("targetPort", p["port"])
-            if isinstance(target, str):  # a named container port: the (one) endpoint's number for it
-                numbers = {e.named_ports.get(target) for e in endpoints} - {None}
-                if len(numbers) != 1:
-                    continue
-                target = numbers.pop()
+            backends = []
+            for e in endpoints:
+                number = e.named_ports.get(target) if isinstance(target, str) else int(target)
+                if number is not None:  # a pod that does not name the port is no endpoint for it
+                    backends.append(Backend(e.ip, number, e.node))
             ports.append(ServicePort(p.get("protocol", "TCP").lower(), int(p["port"]),
-                                     int(p["nodePort"]) if p.get("nodePort") else None, int(target)))
-        out.append(Service(ns, o["metadata"]["name"], spec.get("type", "ClusterIP"), IPv4Address(cluster_ip),
-                           tuple(ports), endpoints, spec.get("externalTrafficPolicy", "Cluster")))
+                                     int(p["nodePort"]) if p.get("nodePort") else None, tuple(backends)))
+        out.append(Service(ns, name, IPv4Address(cluster_ip), tuple(ports), spec.get("externalTrafficPolicy", "Cluster")))
     return sorted(out, key=lambda s: (s.namespace, s.name))

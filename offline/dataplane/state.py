@@ -6,7 +6,7 @@ The attribute names follow the flow model's (offline/flows/model.py: ``tables``,
 moto does not are placed here and marked ``synthetic``: the EKS control plane's ENIs (one per cluster subnet,
 with the cluster's security groups) and one load balancer node per public subnet (its groups are the
 controller's own, not in the state: it only sends). moto also hands NAT gateways a private address outside
-their subnet and a 127.x "public" one; those are replaced by addresses AWS could have given.
+their subnet (replaced by a free one in it) and a 127.x "public" one (plan.public_addresses replaces it).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from ..checks import dns as dns_checks
 from ..checks.routes import NODE_TAG, POD_CIDR_TAG
 
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp"}
-# TEST-NET-3 (RFC 5737): where a NAT gateway's Elastic IP goes when moto's is no global address.
-PUBLIC_FALLBACK = ipaddress.ip_network("203.0.113.128/25")
 
 
 def ip(text) -> IPv4Address:
@@ -234,8 +232,6 @@ def read(result, ec2, objects: Iterable[Mapping]) -> State:
             public = nat_addr.get("PublicIp")
             if address not in subnets[e["SubnetId"]].cidr:  # moto: an address outside the subnet
                 address = _free_address(subnets[e["SubnetId"]], used)
-        if public and not ip(public).is_global:  # moto: 127.x
-            public = str(PUBLIC_FALLBACK[len([i for i in interfaces.values() if i.public_ip]) + 1])
         # Either copy of the check still on drops routed traffic (moto keeps the instance's and the ENI's
         # apart). A NAT gateway forwards by design: AWS applies no check to it.
         check = (bool(e.get("SourceDestCheck", True)) or bool(checks.get(instance, False))) if instance else \
@@ -266,7 +262,8 @@ def read(result, ec2, objects: Iterable[Mapping]) -> State:
                 interfaces[iface.id] = iface
     for s in sorted(subnets.values(), key=lambda s: s.zone):
         if s.tags.get("kubernetes.io/role/elb") == "1":
-            iface = Interface(f"elb-{s.id}", (_free_address(s, used),), s.id, (), True, "load balancer", synthetic=True)
+            iface = Interface(f"elb-{s.id}", (_free_address(s, used),), s.id, (), True,
+                              "load balancer (internet-facing)", synthetic=True)
             interfaces[iface.id] = iface
 
     cni = _cni(result, objects)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .pods import Pod, services as services_of
-from .plan import INTERNET_HOSTS, Plan
+from .plan import INTERNET_HOSTS, Plan, pod_role
 from .probe import Probe, Servers
 
 ECHO_PORT = 7777
@@ -33,7 +33,7 @@ class Walk:
 
 def listen(plan: Plan, servers: Servers) -> None:
     for pod in plan.pods:
-        ns = plan.netns(f"pod/{pod.namespace}/{pod.name}")
+        ns = plan.netns(pod_role(pod))
         for _, proto, port, _ in pod.ports:
             servers.listen(ns, pod.name, port, proto)
         for proto in ("tcp", "udp"):
@@ -47,10 +47,6 @@ def listen(plan: Plan, servers: Servers) -> None:
             servers.listen(ns.name, "control-plane", API_PORT)
     for port in (80, 443):
         servers.listen(plan.netns("internet"), "internet", port)
-
-
-def _pod_role(pod: Pod) -> str:
-    return f"pod/{pod.namespace}/{pod.name}"
 
 
 def _ports(pod: Pod) -> list[tuple[str, int]]:
@@ -77,26 +73,26 @@ def walks(state, plan: Plan) -> list[Walk]:
                 continue
             for proto, port in _ports(dst):
                 add(f"pod -> pod, {_relation(state, src.node, dst.node)}", f"{src.ref} -> {dst.ref}:{port}/{proto}",
-                    _pod_role(src), dst.ip, port, proto)
+                    pod_role(src), dst.ip, port, proto)
     for svc in services_of(state.objects, pods):
         for port in svc.ports:
             for src in clients:
-                where = ", ".join(sorted({_relation(state, src.node, e.node) for e in svc.endpoints})) or "no endpoint"
+                where = ", ".join(sorted({_relation(state, src.node, b.node) for b in port.backends})) or "no endpoint"
                 add(f"pod -> ClusterIP -> pod ({where})", f"{src.ref} -> {svc.namespace}/{svc.name} "
-                    f"{svc.cluster_ip}:{port.port}/{port.protocol}", _pod_role(src), svc.cluster_ip, port.port,
+                    f"{svc.cluster_ip}:{port.port}/{port.protocol}", pod_role(src), svc.cluster_ip, port.port,
                     port.protocol)
             if port.node_port is None:
                 continue
             for role in sorted(r for r in plan.namespaces if r.startswith("eni/elb-")):
                 for node in state.nodes.values():
-                    where = "local endpoint" if any(e.node == node.name for e in svc.endpoints) else "endpoint on another node"
+                    where = "local endpoint" if any(b.node == node.name for b in port.backends) else "endpoint on another node"
                     add(f"load balancer -> NodePort ({where})", f"{role[4:]} -> {node.name}:{port.node_port} "
                         f"({svc.name})", role, node.ip, port.node_port, port.protocol)
             for node in state.nodes.values():
                 add("internet -> node directly", f"internet -> {node.name}:{port.node_port}", "internet", node.ip,
                     port.node_port, port.protocol, bind=INTERNET_HOSTS[1])
     for src in pods:
-        add("pod -> internet (NAT)", f"{src.ref} -> {INTERNET_HOSTS[0]}:443", _pod_role(src), INTERNET_HOSTS[0], 443)
+        add("pod -> internet (NAT)", f"{src.ref} -> {INTERNET_HOSTS[0]}:443", pod_role(src), INTERNET_HOSTS[0], 443)
     nodes = list(state.nodes.values())
     for a in nodes:
         for b in nodes:
@@ -124,7 +120,7 @@ def mtu_walks(state, plan: Plan) -> list[Walk]:
         for size in (plan.mtu, plan.mtu + 1):
             out.append(Walk(f"path MTU ({_relation(state, src.node, dst.node)})",
                             f"{src.ref} -> {dst.ref}: {size}-byte packet, DF",
-                            Probe(f"mtu {size} {src.ref} -> {dst.ref}", plan.netns(_pod_role(src)), str(dst.ip),
+                            Probe(f"mtu {size} {src.ref} -> {dst.ref}", plan.netns(pod_role(src)), str(dst.ip),
                                   ECHO_PORT, "udp", size=size)))
     return out
 
