@@ -9,7 +9,9 @@
 - kube-proxy: the chains its iptables mode writes (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-EXT-*, KUBE-SVC-*,
   KUBE-SEP-*, KUBE-POSTROUTING), in nftables syntax; the 0x4000 mark asks for masquerade.
 - NetworkPolicy: in the node's forward hook, after kube-proxy's DNAT and before any SNAT on that node, the
-  place Calico's cali-from-wl/cali-to-wl chains and kube-network-policies' queue sit.
+  place Calico's cali-from-wl/cali-to-wl chains and kube-network-policies' queue sit; a pod's egress rules also
+  in the input hook (traffic to its own node: node-local-dns, a NodePort on the node). Traffic from the node to
+  its own pods is not policed: Kubernetes always admits it, and Calico does not police it (projectcalico/calico#4469).
 """
 
 from __future__ import annotations
@@ -139,7 +141,9 @@ def kube_proxy(services: Sequence, node: str) -> str:
                     f"meta l4proto {port.protocol} dnat to {b.ip}:{b.port}"]))
                 seps.append(f"{k} : jump sep-{key}-{k}")
             comment = f'comment "{svc.namespace}/{svc.name}:{port.port}/{port.protocol}"'
-            chains.append((f"svc-{key}", [f"numgen random mod {len(seps)} vmap {{ {', '.join(seps)} }}"]))
+            pinned = [f"ip saddr . {port.protocol} sport vmap {{ "
+                      + ", ".join(f"{a} . {p} : jump sep-{key}-{k}" for a, p, k in port.pins) + " }"] if port.pins else []
+            chains.append((f"svc-{key}", [*pinned, f"numgen random mod {len(seps)} vmap {{ {', '.join(seps)} }}"]))
             entry.append(f"ip daddr {svc.cluster_ip} {port.protocol} dport {port.port} jump svc-{key} {comment}")
             if port.node_port is None:
                 continue
@@ -163,6 +167,18 @@ def kube_proxy(services: Sequence, node: str) -> str:
             f"meta mark set meta mark ^ {MASQ_MARK:#x}",
             "masquerade fully-random"]),
         ("services", "", entry), ("nodeports", "", nodeports), *[(n, "", body) for n, body in chains]])
+
+
+def node_local_dns(addresses: Sequence[str]) -> str:
+    """node-local-dns's NOTRACK rules (its -setupiptables: raw PREROUTING and OUTPUT, both directions, UDP and TCP
+    53): its packets skip conntrack, so kube-proxy never DNATs what it answers, the kube-dns ClusterIP included."""
+    if not addresses:
+        return ""
+    addrs = _set(addresses)
+    rules = [f"ip {field} {addrs} {proto} {port} 53 notrack" for field, port in (("daddr", "dport"), ("saddr", "sport"))
+             for proto in ("udp", "tcp")]
+    return _table("ip node-local-dns", [("prerouting", "type filter hook prerouting priority -300; policy accept;", rules),
+                                        ("output", "type filter hook output priority -300; policy accept;", rules)])
 
 
 def cni_masquerade(cni, block, tunnel_device: str | None, tunnel_ip) -> str:
@@ -247,6 +263,7 @@ def network_policy(policies: Sequence[Mapping], local_pods: Sequence, all_pods: 
                    ns_labels: Mapping[str, Mapping[str, str]]) -> str:
     """NetworkPolicy for the pods on one node, in its forward hook (egress by source, ingress by destination)."""
     base = ["ct state established,related accept"]
+    to_host = ["ct state established,related accept"]  # a pod's egress to its own node (Calico cali-wl-to-host)
     chains = []
     for n, pod in enumerate(local_pods):
         for direction, field, other_field, peers_key in (("Egress", "saddr", "daddr", "to"),
@@ -292,9 +309,12 @@ def network_policy(policies: Sequence[Mapping], local_pods: Sequence, all_pods: 
             chain = f"{direction.lower()}-{n}"
             chains.append((chain, lines))
             base.append(f'ip {field} {pod.ip} jump {chain} comment "{pod.ref}"')
+            if direction == "Egress":
+                to_host.append(f'ip saddr {pod.ip} jump {chain} comment "{pod.ref}"')
     if len(base) == 1:
         return ""
-    return _table("inet netpol", [("forward", "type filter hook forward priority 0; policy accept;", base)]
+    return _table("inet netpol", [("forward", "type filter hook forward priority 0; policy accept;", base),
+                                  ("input", "type filter hook input priority 0; policy accept;", to_host)]
                   + [(n, "", body) for n, body in chains])
 
 

@@ -157,7 +157,7 @@ def build(state, pods: Sequence[Pod], prefix: str, mtu: int | None = None, servi
         vpc.sysctls[f"net/ipv4/conf/{port}/proxy_arp"] = "1"
         vpc.sysctls[f"net/ipv4/neigh/{port}/proxy_delay"] = "0"
         owner.lines += ["link set lo up", f"addr add {eni.ip}/{subnet.cidr.prefixlen} dev eth0", "link set eth0 up",
-                        f"route add default via {gateway} dev eth0"]
+                        f"route add default via {gateway} dev eth0 onlink"]  # onlink: moto may place an ENI outside its subnet
         addresses[role] = str(eni.ip)
         if node is not None or eni.owner == "nat":
             _sysctl_forwarding(owner)
@@ -257,11 +257,22 @@ def build(state, pods: Sequence[Pod], prefix: str, mtu: int | None = None, servi
                 pod_ns.lines += ["link set lo up", f"addr add {pod.ip}/32 dev eth0", "link set eth0 up",
                                  f"route add {CALICO_GATEWAY} dev eth0 scope link",
                                  f"route add default via {CALICO_GATEWAY} dev eth0"]
+        cached = _node_local_dns(host, node, getattr(state, "host_services", ()))
         host.nft += [t for t in (
+            nft.node_local_dns(cached),
             nft.kube_proxy(svcs, node.name),
             nft.cni_masquerade(cni, node.pod_cidr, tunnel_device, node.tunnel_ip),
             nft.network_policy(policies, local, pods, ns_labels)) if t]
     return Plan(prefix, spaces, links, addresses, tunnels, pods, mtu, public_of)
+
+
+def _node_local_dns(host: Netns, node, host_services) -> list[str]:
+    """node-local-dns on a node: its listen addresses on the node (the DaemonSet puts them on a dummy interface, after
+    eth0; on the loopback here, host scope, so the kernel never picks them as a source either). Returns them."""
+    addresses = sorted({str(a) for s in host_services if s.addresses and (s.nodes is None or node.name in s.nodes)
+                        for a in s.addresses})
+    host.lines += [f"addr add {a}/32 dev lo scope host" for a in addresses]
+    return addresses
 
 
 def _route_lines(table, state, ports: Mapping[str, str]) -> list[str]:

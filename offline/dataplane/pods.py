@@ -11,7 +11,7 @@ Addresses: the block's network address is the overlay's tunnel address and ``.1`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -50,6 +50,9 @@ class ServicePort:
     port: int
     node_port: int | None
     backends: tuple[Backend, ...]
+    # (client address, client port, backend index): kube-proxy picks at random; a probe that must reach one
+    # endpoint has its choice pinned by the address and port it sends from.
+    pins: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,14 @@ def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def services(objects: Iterable[Mapping], pods: Iterable[Pod], pinned: Mapping[tuple[str, str], Pod] | None = None,
+def services(objects: Iterable[Mapping], pods: Iterable[Pod], pins: Mapping[tuple[str, str], Sequence] | None = None,
              api: Service | None = None) -> list[Service]:
     """Services with a selector and a cluster IP, as kube-proxy sees them: each port with the addresses it
-    DNATs to, the selected pods' (``pinned``: (namespace, name) -> the one endpoint to use), target ports
-    resolved against them. ``api``: the API server's own Service (default/kubernetes), endpoints given."""
+    DNATs to (the selected pods', target ports resolved against them). ``pins``: (namespace, name) -> (client
+    address, client port, pod) for probes that must reach that pod. ``api``: the API server's own Service
+    (default/kubernetes), its endpoints given."""
     pods = [p for p in pods if not getattr(p, "host_network", False)]
-    pinned = pinned or {}
+    pins = pins or {}
     out = [api] if api is not None else []
     for o in objects:
         if o["kind"] != "Service":
@@ -117,17 +121,20 @@ def services(objects: Iterable[Mapping], pods: Iterable[Pod], pinned: Mapping[tu
             continue
         ns, name = o["metadata"].get("namespace", "default"), o["metadata"]["name"]
         endpoints = [p for p in pods if p.namespace == ns and _selects(spec["selector"], p.labels)]
-        if (ns, name) in pinned:
-            endpoints = [pinned[(ns, name)]]
         ports = []
         for p in spec.get("ports") or []:
             target = p.get("targetPort", p["port"])
-            backends = []
+            backends: list[Backend] = []
             for e in endpoints:
                 number = e.named_ports.get(target) if isinstance(target, str) else int(target)
                 if number is not None:  # a pod that does not name the port is no endpoint for it
                     backends.append(Backend(e.ip, number, e.node))
+            pinned = []
+            for client, sport, pod in pins.get((ns, name), ()):
+                index = next((i for i, b in enumerate(backends) if b.ip == pod.ip), None)
+                if index is not None:
+                    pinned.append((str(client), sport, index))
             ports.append(ServicePort(p.get("protocol", "TCP").lower(), int(p["port"]),
-                                     int(p["nodePort"]) if p.get("nodePort") else None, tuple(backends)))
+                                     int(p["nodePort"]) if p.get("nodePort") else None, tuple(backends), tuple(pinned)))
         out.append(Service(ns, name, IPv4Address(cluster_ip), tuple(ports), spec.get("externalTrafficPolicy", "Cluster")))
     return sorted(out, key=lambda s: (s.namespace, s.name))

@@ -38,6 +38,7 @@ class Probe:
     protocol: str = "tcp"  # "tcp" | "udp"
     size: int | None = None  # UDP only: the IP packet's size, sent with DF set
     bind: str | None = None  # the client's source address, when its namespace has several
+    sport: int | None = None  # the client's source port (kube-proxy pins a probe's endpoint by address and port)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Servers:
         self.listening: dict[tuple[str, str, int], socket.socket] = {}
 
     def listen(self, netns: str, name: str, port: int, protocol: str = "tcp", address: str = "0.0.0.0") -> None:
-        key = (netns, protocol, port)
+        key = (netns, protocol, port, address)
         if key in self.listening:
             return
         with inside(netns):
@@ -78,9 +79,71 @@ class Servers:
             self.sel.register(s, selectors.EVENT_READ, ("udp", name))
         self.listening[key] = s
 
-    def handle(self, key, mask) -> None:
-        kind, name = key.data[:2]
+    def proxy(self, netns: str, name: str, port: int, upstream: tuple[str, int], sport: int | None = None) -> None:
+        """A TCP listener in ``netns`` that relays each connection to ``upstream`` from its own address (and
+        ``sport``): a load balancer's node with an instance target and client IP preservation off."""
+        with inside(netns):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
+        s.listen(16)
+        s.setblocking(False)
+        self.sel.register(s, selectors.EVENT_READ, ("proxy", name, netns, upstream, sport))
+        self.listening[(netns, "proxy", port)] = s
+
+    def _relay(self, key, mask) -> None:
+        """One proxied connection: the client's request, once upstream is connected, goes up; the answer down."""
+        kind, state = key.data[0], key.data[1]
         s = key.fileobj
+        try:
+            if kind == "down":  # the client's request
+                state["request"] += s.recv(65536)
+                self.sel.unregister(s)
+            elif not state["connected"]:  # upstream's connect finished
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    raise ConnectionError
+                state["connected"] = True
+                self.sel.modify(s, selectors.EVENT_READ, key.data)
+            else:  # upstream's answer
+                answer = s.recv(65536)
+                if answer:
+                    state["client"].send(answer)
+                raise ConnectionError  # done either way
+            if state["connected"] and state["request"] and not state["sent"]:
+                state["up"].send(state["request"])
+                state["sent"] = True
+        except OSError:
+            for sock in (state["client"], state["up"]):
+                try:
+                    self.sel.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
+                sock.close()
+
+    def handle(self, key, mask) -> None:
+        kind = key.data[0]
+        s = key.fileobj
+        if kind in ("down", "up"):
+            self._relay(key, mask)
+            return
+        if kind == "proxy":
+            try:
+                conn, _ = s.accept()
+            except BlockingIOError:
+                return
+            _, _, netns, upstream, sport = key.data
+            with inside(netns):
+                up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            up.setblocking(False)
+            if sport:
+                up.bind(("0.0.0.0", sport))
+            conn.setblocking(False)
+            state = {"client": conn, "up": up, "request": b"", "connected": False, "sent": False}
+            up.connect_ex(upstream)
+            self.sel.register(conn, selectors.EVENT_READ, ("down", state))
+            self.sel.register(up, selectors.EVENT_WRITE, ("up", state))
+            return
+        name = key.data[1]
         if kind == "accept":
             try:
                 conn, peer = s.accept()
@@ -119,8 +182,8 @@ def _client(probe: Probe) -> socket.socket:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if probe.protocol == "tcp" else socket.SOCK_DGRAM)
     s.setblocking(False)
     s.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-    if probe.bind:
-        s.bind((probe.bind, 0))
+    if probe.bind or probe.sport:
+        s.bind((probe.bind or "0.0.0.0", probe.sport or 0))
     if probe.protocol == "udp" and probe.size is not None:
         s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)
     return s
