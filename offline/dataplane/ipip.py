@@ -18,7 +18,7 @@ import struct
 import threading
 from collections.abc import Sequence
 
-from .kernel import inside
+from .netns import inside
 from .plan import Tunnel
 
 TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000

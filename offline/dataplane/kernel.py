@@ -9,7 +9,6 @@ those of runs whose process is gone (a crash, a killed test).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import itertools
 import json
@@ -18,17 +17,14 @@ import shutil
 import socket
 import struct
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from .ipip import IpipShim
+from .netns import NETNS_DIR, inside, setns
 from .plan import Plan
 
 BASE_PREFIX = "k8dp-"
-NETNS_DIR = Path("/run/netns")
-CLONE_NEWNET = 0x40000000
 NETLINK_NETFILTER = 12
-_libc = ctypes.CDLL(None, use_errno=True)
 _runs = itertools.count()
 
 
@@ -92,34 +88,11 @@ def _ip_batch(lines: list[str], netns: str | None = None, check: bool = True, to
         raise DataplaneError(f"{tool} -batch{' in ' + netns if netns else ''} failed: {done.stderr.strip()}")
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-@contextmanager
-def inside(netns: str) -> Iterator[None]:
-    """Run the block with this thread in ``netns``: sockets, TUN devices and /proc/sys/net writes made here
-    belong to it and stay there when the thread returns."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(NETNS_DIR / netns, os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(target)
-        os.close(home)
-
-
 def _nft(netns: str, script: str) -> None:
     fd = os.open(NETNS_DIR / netns, os.O_RDONLY)
     try:
         done = subprocess.run(["nft", "-f", "-"], input=script + "\n", capture_output=True, text=True,
-                              preexec_fn=lambda: _setns(fd), pass_fds=(fd,))
+                              preexec_fn=lambda: setns(fd), pass_fds=(fd,))
     finally:
         os.close(fd)
     if done.returncode != 0:
@@ -230,7 +203,6 @@ class Emulation:
                 if present.returncode != 0:  # no fallback device in this namespace: make the wildcard one
                     _ip_batch([f"link add name {t.device} type ipip"], t.netns)
         else:
-            from .ipip import IpipShim
             self.shim = IpipShim(self.plan.tunnels)
             self.shim.start()
 
