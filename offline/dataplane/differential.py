@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, ip_address
 
 from ..flows import facts
@@ -305,26 +305,31 @@ def compare(model, mtu: int | None = None, emulation: kernel.Emulation | None = 
             ipip: str = "auto") -> tuple[list[Run], kernel.Emulation | None]:
     """Walk every case in the model and in the kernel. With ``emulation`` (a running one built for the same
     pods, e.g. before a mutation) it is moved to ``model``'s state instead of built anew; returned either way,
-    running: the caller tears it down."""
+    running: the caller tears it down (on an error, one built here is torn down here)."""
     placement, recorded = cases(model)
     prefix = emulation.plan.prefix if emulation is not None else kernel.new_prefix()
     lay = layout(model, placement, recorded, public_addresses(model))
     plan = emulation_plan(model, lay, prefix, mtu or cni_mtu(model.cni.encapsulation))
-    if emulation is None:
+    built = emulation is None
+    if built:
         emulation = kernel.Emulation(plan, ipip=ipip).__enter__()
-    else:
-        emulation.resync(plan)
-    runnable = [r for r in lay.runs if r.probe is not None]
-    for r in runnable:
-        r.probe = probe.Probe(r.probe.key, plan.netns(r.probe.netns), r.probe.dst, r.probe.port, r.probe.protocol,
-                              r.probe.size, r.probe.bind, r.probe.sport)
-    servers = probe.Servers()
     try:
-        serve(model, plan, lay, servers)
-        for r, o in zip(runnable, probe.run([r.probe for r in runnable], servers, timeout)):
-            r.outcome = o
-    finally:
-        servers.close()
+        if not built:
+            emulation.resync(plan)
+        runnable = [r for r in lay.runs if r.probe is not None]
+        for r in runnable:  # roles become the namespaces' names
+            r.probe = replace(r.probe, netns=plan.netns(r.probe.netns))
+        servers = probe.Servers()
+        try:
+            serve(model, plan, lay, servers)
+            for r, o in zip(runnable, probe.run([r.probe for r in runnable], servers, timeout)):
+                r.outcome = o
+        finally:
+            servers.close()
+    except BaseException:
+        if built:
+            emulation.__exit__(None, None, None)
+        raise
     return lay.runs, emulation
 
 
