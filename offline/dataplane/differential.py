@@ -32,10 +32,10 @@ from k8snet.cni.dataplane import mtu as cni_mtu
 from .plan import INTERNET_HOSTS, Plan, build, pod_role, public_addresses
 from .pods import Backend, Pod, Service, ServicePort, services
 
-FIRST_PORT, LAST_PORT = 20000, 60000  # the probes' source ports, rotating so no 4-tuple is reused
+FIRST_PORT = 20000  # the probes' source ports, one per case in order (the same case, the same port: kube-proxy's
+# pins stay put from state to state; clients close with a reset, so no TIME_WAIT holds a port)
 TUNNEL_PROBE = ("default", "tunnel-probe")  # the pods that carry an overlay flow through the tunnel
 ECHO = 7777
-_ports = itertools.cycle(range(FIRST_PORT, LAST_PORT))
 
 
 @dataclass
@@ -146,6 +146,7 @@ def _tunnel(model, args) -> bool:
 def layout(model, placement: Placement, recorded: Sequence[Case], public: Mapping[str, str]) -> Layout:
     """Translate each case into the emulation: pods, probes, kube-proxy pins, relays."""
     out = Layout()
+    ports = itertools.count(FIRST_PORT)
     svc = Services(model)
     nodes_by_ip = {n.ip: n for n in model.nodes.values()}
     node_ns = {n.name: f"node/{n.name}" for n in model.nodes.values()}
@@ -167,7 +168,7 @@ def layout(model, placement: Placement, recorded: Sequence[Case], public: Mappin
         dst = ip_address(str(a["dst"]))
         target = mine.get(dst)
         dst_ip = str(target.ip) if target is not None else str(public_by_model.get(dst, dst))
-        sport = next(_ports)
+        sport = next(ports)
         kw = dict(proto=a["proto"], port=a["port"])
         if case.entry == "pod":
             src = a["src"]
@@ -192,7 +193,7 @@ def layout(model, placement: Placement, recorded: Sequence[Case], public: Mappin
             lb_ns = f"eni/{a['iface']}"
             if a["from_internet"]:
                 listen = FIRST_PORT - 1 - len([r for r in out.runs if r.relay])
-                upstream_sport = next(_ports)
+                upstream_sport = next(ports)
                 run.relay = (lb_ns, listen, (str(a["node"].ip), a["port"]), upstream_sport)
                 address = public.get(a["iface"]) or str(model.interfaces[a["iface"]].ip)
                 run.probe = probe.Probe(case.flow, "internet", address, listen, "tcp", bind=INTERNET_HOSTS[1],

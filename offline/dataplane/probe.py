@@ -95,6 +95,8 @@ class Servers:
         """One proxied connection: the client's request, once upstream is connected, goes up; the answer down."""
         kind, state = key.data[0], key.data[1]
         s = key.fileobj
+        if s.fileno() == -1:
+            return
         try:
             if kind == "down":  # the client's request
                 state["request"] += s.recv(65536)
@@ -118,7 +120,7 @@ class Servers:
                     self.sel.unregister(sock)
                 except (KeyError, ValueError):
                     pass
-                sock.close()
+                _reset_close(sock)
 
     def handle(self, key, mask) -> None:
         kind = key.data[0]
@@ -189,6 +191,15 @@ def _client(probe: Probe) -> socket.socket:
     return s
 
 
+def _reset_close(s: socket.socket) -> None:
+    """Close with a reset (SO_LINGER 0): no TIME_WAIT on either side, so the same address and port can probe again."""
+    if s.fileno() == -1:
+        return  # closed already (both ends of a relay can be ready in one round)
+    if s.type == socket.SOCK_STREAM:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
 def _why(s: socket.socket, code: int) -> tuple[str, str | None]:
     """What an error means, read from the ICMP error the socket queued (IP_RECVERR): the kind of hop that
     dropped the packet (nft.REJECT's codes) and the address it came from."""
@@ -222,7 +233,7 @@ def run(probes: Sequence[Probe], servers: Servers, timeout: float = 0.5) -> list
             sel.unregister(s)
         except (KeyError, ValueError):
             pass
-        s.close()
+        _reset_close(s)
         words = reply.decode(errors="replace").split()
         results[i] = Outcome(probe, ok, detail, *(words[:2] if ok and len(words) >= 2 else (None, None)), hop)
 
