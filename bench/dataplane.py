@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Benchmark the emulated data plane (offline/dataplane): building and tearing down a stack's topology in the
-kernel, and walking the documents' paths through it. Root only.
+kernel, and walking every case of the flow model through it. Root only.
 
     sudo venv/bin/python bench/dataplane.py                      # the dev stack, 5 repeats
     sudo venv/bin/python bench/dataplane.py --config encapsulation=vxlan --repeat 10
 
-One engine run reads the state; then, per repeat: build (namespaces, links, routes, rulesets), walk every path
-(probe.run over walks.walks + walks.mtu_walks), tear down. Target: build + teardown <= 5 s for the dev stack
-(issue 15). Prints min/median/max per phase; exits 0 whether the target holds or not, 1 if a run fails.
+One engine run reads the state (the flow model); then, per repeat: build (namespaces, links, routes, rulesets) for
+every case's pods, walk every case (probes and the model's walk), tear down. Target: build + teardown <= 5 s for
+the dev stack (issue 15). Prints min/median/max per phase; exits 0 whether the target holds or not, 1 if a run fails.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -24,10 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from offline import OfflineEngine  # noqa: E402
-from offline.dataplane import kernel, probe, walks  # noqa: E402
-from offline.dataplane.plan import build  # noqa: E402
-from offline.dataplane.pods import place  # noqa: E402
-from offline.dataplane.state import read  # noqa: E402
+from offline.dataplane import differential, kernel, probe  # noqa: E402
+from offline.dataplane.plan import public_addresses  # noqa: E402
+from offline.flows import from_engine  # noqa: E402
 
 TARGET_S = 5.0
 
@@ -47,30 +47,34 @@ def main() -> int:
         if not result.ok:
             print(f"error: {result.error}", file=sys.stderr)
             return 1
-        state = read(result, engine.client("ec2"), engine.kube.objects.values())
-    pods = place(state.nodes, state.objects, result.exports.get("appNamespace"))
-    samples: dict[str, list[float]] = {"build": [], "walk": [], "teardown": [], "build + teardown": []}
+        model = from_engine(result, engine)
+    samples: dict[str, list[float]] = {"cases (model)": [], "build": [], "walk": [], "teardown": [],
+                                       "build + teardown": []}
     for _ in range(args.repeat):
-        plan = build(state, pods, kernel.new_prefix())
         t0 = time.perf_counter()
-        emu = kernel.Emulation(plan).__enter__()
+        placement, recorded = differential.cases(model)
+        lay = differential.layout(model, placement, recorded, public_addresses(model))
+        plan = differential.emulation_plan(model, lay, kernel.new_prefix())
         t1 = time.perf_counter()
+        emu = kernel.Emulation(plan).__enter__()
+        t2 = time.perf_counter()
         servers = probe.Servers()
         try:
-            walks.listen(plan, servers)
-            todo = walks.walks(state, plan) + walks.mtu_walks(state, plan)
-            probe.run([w.probe for w in todo], servers)
+            differential.serve(model, plan, lay, servers)
+            runnable = [r.probe for r in lay.runs if r.probe is not None]
+            probe.run([replace(p, netns=plan.netns(p.netns)) for p in runnable], servers)
         finally:
             servers.close()
-        t2 = time.perf_counter()
-        emu.__exit__(None, None, None)
         t3 = time.perf_counter()
-        samples["build"].append(t1 - t0)
-        samples["walk"].append(t2 - t1)
-        samples["teardown"].append(t3 - t2)
-        samples["build + teardown"].append(t1 - t0 + t3 - t2)
-    print(f"{state.cni.kind}/{state.cni.encapsulation}: {len(plan.namespaces)} namespaces, {len(plan.links)} links, "
-          f"{len(todo)} walks, {args.repeat} repeats")
+        emu.__exit__(None, None, None)
+        t4 = time.perf_counter()
+        samples["cases (model)"].append(t1 - t0)
+        samples["build"].append(t2 - t1)
+        samples["walk"].append(t3 - t2)
+        samples["teardown"].append(t4 - t3)
+        samples["build + teardown"].append(t2 - t1 + t4 - t3)
+    print(f"{model.cni.kind}/{model.cni.encapsulation}: {len(plan.namespaces)} namespaces, {len(plan.links)} links, "
+          f"{len(runnable)} cases run, {args.repeat} repeats")
     for phase, values in samples.items():
         print(f"  {phase:<17} min {min(values):.3f} s  median {statistics.median(values):.3f} s  max {max(values):.3f} s")
     worst = max(samples["build + teardown"])

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("offline.flows", reason="the flow model (issue 12) is not in this tree")
 
-from offline.dataplane import differential, kernel, mutations  # noqa: E402
+from offline.dataplane import cli, differential, kernel, mutations  # noqa: E402
 from offline.flows.mutations import mutations as model_mutations  # noqa: E402
 from tests.flows_models import MODES, model, with_pre_fix_rules  # noqa: E402
 
@@ -23,40 +23,54 @@ def kernel_ready():
         pytest.skip(reason)
 
 
-def host_to_own_pod(run: differential.Run) -> bool:
-    """A host process reaching a pod on its own node. Kubernetes admits it whatever the policies ("the only
-    allowed connections into the pod are those from the pod's node and those allowed by the ingress list",
-    kubernetes.io NetworkPolicy), Calico does not police it (projectcalico/calico#4469), nor does the emulation;
-    the model applies the pod's ingress policy (reported to issue 12)."""
-    a = run.case.args
-    dst = next((p for p in (a.get("endpoint"), *a["pods"]) if p is not None and getattr(p, "ip", None) == a["dst"]), None)
-    return run.case.entry == "host" and dst is not None and dst.node == a["node"].name
+# REFERENCE.md (AWS: 9001 inside a VPC; VXLAN costs 50 bytes, IPIP 20): the largest packet a pod may send.
+MODE_MTU = {"none": 9001, "vxlan": 8951, "ipip": 8981}
 
 
 def disagreements(runs) -> list[str]:
     return [f"{r.case.flow} [{r.case.label}]: model {'allow' if r.case.trace.allowed else 'deny'} "
-            f"({r.case.trace.decisive}), kernel {r.outcome}" for r in runs if r.agrees is False and not host_to_own_pod(r)]
+            f"({r.case.trace.decisive}), kernel {r.outcome}" for r in runs if r.agrees is False and not r.known_difference]
+
+
+def compared(m) -> differential.Comparison:
+    result = differential.compare(m)
+    result.emulation.__exit__(None, None, None)
+    return result
 
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_kernel_and_model_agree_on_every_mode(kernel_ready, mode):
-    runs, emulation = differential.compare(model(mode))
-    emulation.__exit__(None, None, None)
+    """Every case: the same verdict. The path MTU is the mode's: a packet of exactly the pods' MTU crosses to a pod
+    on every other node with DF set, one byte more does not. NodePort traffic a node forwards to a pod elsewhere
+    arrives from that node's address, or through an overlay from its tunnel address (the route through the tunnel
+    device has no src: calico#5533)."""
+    m = model(mode)
+    result = compared(m)
+    runs = result.runs
     assert disagreements(runs) == []
     covered = [r for r in runs if r.outcome is not None]
     assert len(covered) >= 0.9 * len(runs), [r.uncovered for r in runs if r.outcome is None]
     assert any(r.outcome.ok for r in covered) and any(not r.outcome.ok for r in covered)
-    # the one known difference is there, and is what it says
     known = [r for r in runs if r.agrees is False]
-    assert known and all(host_to_own_pod(r) and r.outcome.ok for r in known)
+    assert known and all(r.known_difference and r.outcome.ok for r in known)  # it is there, and is what it says
+
+    want = MODE_MTU[m.cni.encapsulation]
+    assert result.emulation.plan.mtu == want
+    fits, too_big = result.path_mtu[0::2], result.path_mtu[1::2]
+    assert fits and all(o.ok and o.probe.size == want for o in fits), [str(o) for o in fits]
+    assert not any(o.ok for o in too_big)
+
+    for r in covered:
+        if r.case.entry == "load balancer" and r.outcome.ok and r.case.args["endpoint"].node != r.case.args["node"].name:
+            forwarder = r.case.args["node"]
+            assert r.outcome.seen_source == str(forwarder.tunnel_ip if m.cni.overlay else forwarder.ip), r.case.label
 
 
 @pytest.mark.parametrize("mode", ["calico-none", "calico-vxlan"])
 def test_kernel_and_model_agree_on_the_review_breaks(kernel_ready, mode):
     """The state before the review's fix: both drop the NodePort traffic forwarded to a pod on another node, the
     kernel at the kind of hop the model names (unencapsulated: a security group; overlay: NetworkPolicy)."""
-    runs, emulation = differential.compare(with_pre_fix_rules(model(mode)))
-    emulation.__exit__(None, None, None)
+    runs = compared(with_pre_fix_rules(model(mode))).runs
     assert disagreements(runs) == []
     forwarded = [r for r in runs if "pod on another node" in r.case.flow or "no local replica" in r.case.flow]
     assert forwarded and not any(r.outcome.ok for r in forwarded)
@@ -70,10 +84,8 @@ def test_kernel_and_model_agree_under_every_mutation_of_the_dev_stack(kernel_rea
     model's mutations); the NAT and internet gateway routes deleted and every check turned off (the emulation's own,
     for what the model's do not change). Every case, every state, the same verdict."""
     m = model("calico-none")
-    changes = list(model_mutations(m))
-    keys = {c.key for c in changes}
-    extra = [c for c in mutations.mutations(m) if c.key not in keys and (
-        (c.key.startswith("route:") and not c.key.endswith(f":{m.vpc_cidr}")) or c.key.startswith("source-dest-check:"))]
+    changes, extra = list(model_mutations(m)), mutations.extra_mutations(m)
+    assert extra and not {c.key for c in changes} & {c.key for c in extra}
     results = differential.sweep(m, changes + extra)
     assert len(results) == len(changes) + len(extra) + 1
     problems = {key: disagreements(runs) for key, runs in results.items() if disagreements(runs)}
@@ -82,3 +94,15 @@ def test_kernel_and_model_agree_under_every_mutation_of_the_dev_stack(kernel_rea
     changed = {key for key, runs in results.items() if key and any(
         r.outcome is not None and intact.get((r.case.flow, r.case.label)) not in (None, r.outcome.ok) for r in runs)}
     assert len(changed) >= len(results) // 2  # mutations do change what gets through, and the kernel sees it
+
+
+def test_the_cli_prints_every_case_and_the_path_mtu(kernel_ready):
+    import io
+    out = io.StringIO()
+    result = cli.report(model("calico-none"), out)
+    text = out.getvalue()
+    assert text.startswith("Emulated data plane (calico, encapsulation none, pod MTU 9001)")
+    assert f"{len(result.runs)} cases: {len(result.runs)} run in the kernel, 0 differ from the model" in text
+    assert "path MTU node1 -> node2: 9001: passes" in text and "path MTU node1 -> node2: 9002: fails" in text
+    assert cli.mtu_holds(result)
+    assert kernel.ours(result.emulation.plan.prefix) == []

@@ -1,58 +1,55 @@
-"""``python -m offline dataplane``: run the stack offline, build its data plane in the kernel, walk the
-documents' paths through it and print what happened to each (root only)."""
+"""``python -m offline dataplane``: run the stack offline, build its data plane in the kernel, walk every flow of
+the flow model through it and print, per flow case, the model's verdict next to the kernel's (root only).
+
+Exit status: 0 kernel and model agree (but for the known difference, differential.Run.known_difference); 1 they
+differ somewhere, or the path MTU is not the pods' MTU; 2 the emulation cannot run here.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 
+from ..flows import from_engine
 from ..report import table
-from . import kernel, probe, walks
-from .pods import place
-from .plan import build
-from .state import read
+from . import differential, kernel
 
 
-def outcome_rows(results) -> list[list[str]]:
-    rows = []
-    for walk, outcome in results:
-        seen = f" (saw {outcome.seen_source})" if outcome.ok else ""
-        where = f" ({outcome.hop})" if outcome.hop else ""
-        rows.append([walk.name, walk.what, "allow" if outcome.ok else "deny",
-                     f"{outcome.server}{seen}" if outcome.ok else f"{outcome.detail}{where}"])
-    return rows
-
-
-def report(state, app_namespace: str | None, out=sys.stdout) -> list:
-    """Emulate ``state``, walk the documents' paths, print the table; returns the (walk, outcome) pairs."""
-    pods = place(state.nodes, state.objects, app_namespace)
-    plan = build(state, pods, kernel.new_prefix())
+def report(model, out=sys.stdout) -> differential.Comparison:
+    """Emulate ``model``, compare every case, print the table and the path MTU; the emulation is gone after."""
     started = time.monotonic()
-    with kernel.Emulation(plan) as emu:
-        built = time.monotonic() - started
-        servers = probe.Servers()
-        try:
-            walks.listen(plan, servers)
-            todo = walks.walks(state, plan) + walks.mtu_walks(state, plan)
-            outcomes = probe.run([w.probe for w in todo], servers)
-        finally:
-            servers.close()
-    total = time.monotonic() - started
-    mode = f"{state.cni.kind}, encapsulation {state.cni.encapsulation}, pod MTU {plan.mtu}"
-    tunnel = f"; IPIP: {emu.ipip}" if plan.tunnels else ""
-    print(f"Emulated data plane ({mode}{tunnel}): {len(plan.namespaces)} network namespaces, "
-          f"built in {built:.2f} s, walked and removed in {total:.2f} s\n", file=out)
-    pairs = list(zip(todo, outcomes))
-    print(table(["path", "flow", "kernel", "answered by / refused"], outcome_rows(pairs)), file=out)
-    return pairs
+    result = differential.compare(model)
+    emulation = result.emulation
+    walked = time.monotonic() - started
+    emulation.__exit__(None, None, None)
+    plan = emulation.plan
+    mode = f"{model.cni.kind}, encapsulation {model.cni.encapsulation}, pod MTU {plan.mtu}"
+    tunnel = f"; IPIP: {emulation.ipip}" if plan.tunnels else ""
+    print(f"Emulated data plane ({mode}{tunnel}): {len(plan.namespaces)} network namespaces, built and walked in "
+          f"{walked:.2f} s, removed in {time.monotonic() - started - walked:.2f} s\n", file=out)
+    print(table(["flow", "case", "model", "kernel", "agree"], differential.rows(result.runs)), file=out)
+    covered = [r for r in result.runs if r.outcome is not None]
+    differ = [r for r in covered if r.agrees is False and not r.known_difference]
+    print(f"\n{len(result.runs)} cases: {len(covered)} run in the kernel, {len(differ)} differ from the model"
+          + (f", {sum(1 for r in covered if r.known_difference)} known differences" if covered else ""), file=out)
+    print("\nPath MTU (UDP, DF set, pod to pod across nodes):", file=out)
+    for o in result.path_mtu:
+        print(f"  {o.probe.key}: {'passes' if o.ok else 'fails (' + o.detail + ')'}", file=out)
+    return result
+
+
+def mtu_holds(result: differential.Comparison) -> bool:
+    """The pods' MTU crosses every path, one byte more crosses none."""
+    fits, too_big = result.path_mtu[0::2], result.path_mtu[1::2]
+    return all(o.ok for o in fits) and not any(o.ok for o in too_big)
 
 
 def run(engine, result, out=sys.stdout) -> int:
-    """``python -m offline dataplane`` on a finished run: 0 when it ran, 2 when it cannot run here."""
+    """``python -m offline dataplane`` on a finished run."""
     reason = kernel.unavailable_reason()
     if reason:
         print(f"error: {reason}", file=sys.stderr)
         return 2
-    state = read(result, engine.client("ec2"), engine.kube.objects.values())
-    report(state, result.exports.get("appNamespace"), out)
-    return 0
+    comparison = report(from_engine(result, engine), out)
+    differ = [r for r in comparison.runs if r.agrees is False and not r.known_difference]
+    return 1 if differ or not mtu_holds(comparison) else 0

@@ -30,9 +30,10 @@ REJECT = {
     "NetworkPolicy": "net-prohibited",  # code 9
     "internet gateway": "net-unreachable",  # code 0
     "no route": "host-unreachable",  # code 1
+    "the internet": "prot-unreachable",  # code 2 (from the internet host, for an address it does not know)
 }
 ICMP_CODES = {13: "security group", 10: "source/dest check", 9: "NetworkPolicy", 0: "internet gateway",
-              1: "no route", 3: "nothing listens"}
+              1: "no route", 2: "the internet (no route to a private address)", 3: "nothing listens"}
 
 
 def _reject(kind: str, note: str) -> str:
@@ -109,6 +110,13 @@ def no_route(sink: str) -> str:
         f'oifname "{sink}" counter reject with icmp type {REJECT["no route"]} comment "no route"'])])
 
 
+def internet() -> str:
+    """The internet knows no private address: what reaches it for one (a pod's packet the VPC sent out through the
+    NAT gateway, say) is refused, as the internet would lose it, and the sender told so."""
+    return _table("inet internet", [("forward", "type filter hook forward priority 0; policy accept;", [
+        f'counter reject with icmp type {REJECT["the internet"]} comment "the internet: no route to it"'])])
+
+
 def internet_gateway(port: str, public: Mapping[str, str]) -> str:
     """The internet gateway's one-to-one NAT between each public address and its ENI's private one; nothing
     else leaves through it (an address without a public IP has no way out)."""
@@ -151,7 +159,7 @@ def kube_proxy(services: Sequence, node: str) -> str:
                 local = [k for k, b in enumerate(port.backends) if b.node == node]
                 ext = ([f"numgen random mod {len(local)} vmap {{ "
                         + ", ".join(f"{n} : jump sep-{key}-{k}" for n, k in enumerate(local)) + " }"]
-                       if local else ["drop"])
+                       if local else ["drop"])  # kube-proxy: KUBE-EXT-* -> KUBE-MARK-DROP
             else:  # Cluster: every external packet is marked for masquerade, then any endpoint
                 ext = [f"meta mark set meta mark | {MASQ_MARK:#x}", f"jump svc-{key}"]
             chains.append((f"ext-{key}", ext))

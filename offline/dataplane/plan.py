@@ -21,8 +21,10 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from k8snet.cni.dataplane import mtu as configured_mtu
+
 from . import nft
-from .pods import Pod, services as services_of
+from .services import services as services_of
 
 VPC_MTU = 9001  # AWS: jumbo frames inside a VPC
 INTERNET_MTU = 1500  # AWS: through an internet gateway
@@ -69,7 +71,7 @@ class Plan:
     links: list[str]  # ip -batch lines run from the root namespace; each creates both ends inside namespaces
     addresses: dict[str, str]  # role -> the address probes use
     tunnels: list[Tunnel]
-    pods: list[Pod]
+    pods: list  # the pods placed (offline.flows.placement.Pod)
     mtu: int  # the pods' interface MTU
     public: dict[str, str]  # ENI id -> its public address here (moto's may be none a kernel can route)
 
@@ -118,10 +120,11 @@ def _sysctl_forwarding(ns: Netns) -> None:
     ns.sysctls["net/ipv4/ip_forward"] = "1"
 
 
-def build(state, pods: Sequence[Pod], prefix: str, mtu: int | None = None, services: Sequence | None = None) -> Plan:
-    """The plan for ``state`` (state.State or the flow model) with ``pods`` placed on its nodes (hostNetwork ones
-    run in the node's namespace). ``mtu``: the pods' MTU (default: the state's CNI's); ``services``: what kube-proxy
-    programs (default: every Service with a selector, over ``pods``)."""
+def build(state, pods: Sequence, prefix: str, mtu: int | None = None, services: Sequence | None = None) -> Plan:
+    """The plan for ``state`` (the flow model, offline/flows/model.py) with ``pods`` placed on its nodes
+    (hostNetwork ones run in the node's namespace). ``mtu``: the pods' MTU (default: what the CNI components set for
+    the encapsulation, k8snet.cni.dataplane.mtu); ``services``: what kube-proxy programs (default: every Service with
+    a selector, over ``pods``)."""
     spaces: dict[str, Netns] = {}
     links: list[str] = []
     addresses: dict[str, str] = {}
@@ -172,7 +175,8 @@ def build(state, pods: Sequence[Pod], prefix: str, mtu: int | None = None, servi
 
     # --- the internet, behind the internet gateway ------------------------------------------------------
     internet = space("internet")
-    _endpoint_sysctls(internet)
+    _sysctl_forwarding(internet)  # to refuse, not forward: see nft.internet
+    internet.nft.append(nft.internet())
     links.append(f"link add name igw netns {vpc.name} mtu {INTERNET_MTU} type veth "
                  f"peer name eth0 netns {internet.name} mtu {INTERNET_MTU}")
     internet.lines += ["link set lo up", *(f"addr add {a}/32 dev eth0" for a in INTERNET_HOSTS),
@@ -225,7 +229,7 @@ def build(state, pods: Sequence[Pod], prefix: str, mtu: int | None = None, servi
     policies = [o for o in state.objects if o["kind"] == "NetworkPolicy"] if cni.enforces_policy else []
     ns_labels = {o["metadata"]["name"]: dict(o["metadata"].get("labels") or {})
                  for o in state.objects if o["kind"] == "Namespace"}
-    mtu = mtu or cni.mtu
+    mtu = mtu or configured_mtu(cni.encapsulation)
     for node in nodes.values():
         host = space(f"node/{node.name}")
         local = [p for p in pods if p.node == node.name]
