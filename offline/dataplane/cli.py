@@ -15,8 +15,9 @@ from ..report import table
 from . import differential, kernel
 
 
-def report(model, out=sys.stdout) -> differential.Comparison:
+def report(model, out=None) -> differential.Comparison:
     """Emulate ``model``, compare every case, print the table and the path MTU; the emulation is gone after."""
+    out = out or sys.stdout
     started = time.monotonic()
     result = differential.compare(model)
     emulation = result.emulation
@@ -44,7 +45,7 @@ def mtu_holds(result: differential.Comparison) -> bool:
     return all(o.ok for o in fits) and not any(o.ok for o in too_big)
 
 
-def run(engine, result, out=sys.stdout) -> int:
+def run(engine, result, out=None) -> int:
     """``python -m offline dataplane`` on a finished run."""
     reason = kernel.unavailable_reason()
     if reason:
