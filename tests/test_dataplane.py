@@ -37,7 +37,7 @@ def probes_only(m) -> differential.Layout:
 
 
 @contextmanager
-def emulated(m, ipip: str = "auto"):
+def emulated(m, ipip: str = "auto"):  # IPIP: the kernel's device where it has one, else the TUN stand-in
     """The model's state in the kernel with a probe pod on every node, echo servers up; always torn down."""
     lay = probes_only(m)
     plan = differential.emulation_plan(m, lay, kernel.new_prefix())
@@ -198,7 +198,7 @@ def test_overlay_traffic_travels_in_the_tunnel(kernel_ready, mode):
     for change in mutations(m):
         if change.key in tunnel_rules:
             without = change.apply(without)
-    with emulated(m, "userspace" if mode == "calico-ipip" else "auto") as (plan, emu, lay, servers):
+    with emulated(m) as (plan, emu, lay, servers):
         through = probe.run([pod_probe(plan, lay, m, "node1", "node2")], servers)[0]
         emu.resync(differential.emulation_plan(without, lay, plan.prefix))
         blocked = probe.run([pod_probe(plan, lay, m, "node1", "node2")], servers, expected=[False])[0]
