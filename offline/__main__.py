@@ -76,7 +76,8 @@ def _preview(args, stdout) -> int:
             return _flows(model, args)
         if args.command == "dataplane":
             from .dataplane.cli import run as dataplane
-            return dataplane(engine, result)
+            from .flows import from_engine
+            return dataplane(from_engine(result, engine))
         ec2 = engine.client("ec2")
         print(report.resource_tree(result))
         print("\nCluster:")

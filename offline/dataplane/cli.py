@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 
-from ..flows import from_engine
 from ..report import table
 from . import differential, kernel
 
@@ -45,12 +44,12 @@ def mtu_holds(result: differential.Comparison) -> bool:
     return all(o.ok for o in fits) and not any(o.ok for o in too_big)
 
 
-def run(engine, result, out=None) -> int:
-    """``python -m offline dataplane`` on a finished run."""
+def run(model, out=None) -> int:
+    """``python -m offline dataplane`` on a finished run's flow model."""
     reason = kernel.unavailable_reason()
     if reason:
         print(f"error: {reason}", file=sys.stderr)
         return 2
-    comparison = report(from_engine(result, engine), out)
+    comparison = report(model, out)
     differ = [r for r in comparison.runs if r.agrees is False and not r.known_difference]
     return 1 if differ or not mtu_holds(comparison) else 0
