@@ -75,9 +75,8 @@ def _preview(args, stdout) -> int:
         if args.command == "flows":
             return _flows(model, args)
         if args.command == "dataplane":
-            from .dataplane.cli import run as dataplane
-            from .flows import from_engine
-            return dataplane(from_engine(result, engine))
+            from .dataplane.cli import run as dataplane  # root only: nothing of it loads for a preview
+            return dataplane(model)
         ec2 = engine.client("ec2")
         print(report.resource_tree(result))
         print("\nCluster:")

@@ -12,12 +12,10 @@ from contextlib import contextmanager
 
 import pytest
 
-pytest.importorskip("offline.flows", reason="the flow model (issue 12) is not in this tree")
-
-from offline.dataplane import differential, kernel, plan as plans, probe  # noqa: E402
-from offline.flows import verify  # noqa: E402
-from offline.flows.mutations import mutations  # noqa: E402
-from tests.flows_models import model  # noqa: E402
+from offline.dataplane import differential, kernel, plan as plans, probe
+from offline.flows import verify
+from offline.flows.mutations import mutations
+from tests.flows_models import model
 
 OVERLAYS = {"calico-vxlan": ("udp", 4789), "calico-ipip": ("4", None), "flannel-vxlan": ("udp", 8472)}
 

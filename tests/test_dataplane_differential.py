@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("offline.flows", reason="the flow model (issue 12) is not in this tree")
-
-from offline.dataplane import cli, differential, kernel, mutations  # noqa: E402
-from offline.flows.mutations import mutations as model_mutations  # noqa: E402
-from tests.flows_models import MODES, model, with_pre_fix_rules  # noqa: E402
+from offline.dataplane import cli, differential, kernel, mutations
+from offline.flows.mutations import mutations as model_mutations
+from tests.flows_models import MODES, model, with_pre_fix_rules
 
 
 @pytest.fixture(scope="module")
