@@ -35,10 +35,10 @@ def probes_only(m) -> differential.Layout:
 
 
 @contextmanager
-def emulated(m, ipip: str = "auto"):  # IPIP: the kernel's device where it has one, else the TUN stand-in
+def emulated(m, ipip: str = "auto", mtu: int | None = None):  # IPIP: the kernel's device, else the TUN stand-in
     """The model's state in the kernel with a probe pod on every node, echo servers up; always torn down."""
     lay = probes_only(m)
-    plan = differential.emulation_plan(m, lay, kernel.new_prefix())
+    plan = differential.emulation_plan(m, lay, kernel.new_prefix(), mtu)
     with kernel.Emulation(plan, ipip=ipip) as emu:
         servers = probe.Servers()
         try:
@@ -202,3 +202,20 @@ def test_overlay_traffic_travels_in_the_tunnel(kernel_ready, mode):
         blocked = probe.run([pod_probe(plan, lay, m, "node1", "node2")], servers, expected=[False])[0]
     assert through.ok and through.seen_source == str(lay.probe_pod(m, "node1").ip), through
     assert not blocked.ok and blocked.detail == "timed out", blocked
+
+
+@pytest.mark.parametrize("mode", ["flannel-vxlan", "calico-vxlan", "calico-ipip"])
+def test_a_pod_mtu_above_what_the_tunnel_carries_is_refused_on_the_path(kernel_ready, mode):
+    """The check's teeth: pods given the VPC's 9001 in an overlay mode send a packet their own interface takes, and
+    the node refuses it at the tunnel ("fragmentation needed" comes back), while the tunnel's MTU still passes.
+    flannel keeps its VXLAN device at the interface MTU minus 50; the kernel refuses Felix a VXLAN MTU above that;
+    the ipip driver answers a DF packet its tunnel cannot carry (the TUN stand-in does the same)."""
+    m = model(mode)
+    fits = 9001 - (20 if m.cni.encapsulation == "ipip" else 50)
+    with emulated(m, mtu=9001) as (plan, emu, lay, servers):
+        src, dst = lay.probe_pod(m, "node1"), lay.probe_pod(m, "node2")
+        results = probe.run([probe.Probe(f"{n}", plan.netns(plans.pod_role(src)), str(dst.ip), differential.ECHO,
+                                         "udp", size=n) for n in (fits, fits + 1, 9001)], servers,
+                            expected=[True, False, False])
+    assert results[0].ok, str(results[0])
+    assert all(not o.ok and o.detail == "refused: fragmentation needed" for o in results[1:]), [str(o) for o in results]

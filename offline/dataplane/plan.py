@@ -309,8 +309,9 @@ def _node_overlay(host: Netns, node, nodes: Mapping, cni, mtu: int, tunnels: lis
     others = [n for n in nodes.values() if n.name != node.name]
     if cni.encapsulation == "vxlan":
         device, vni, port = VXLAN[cni.kind]
-        # flannel: the device MTU is the interface's minus 50 (vxlan_network.go); Felix sets the configured MTU.
-        device_mtu = VPC_MTU - 50 if cni.kind == "flannel" else mtu
+        # flannel: the device MTU is the interface's minus 50 (vxlan_network.go); Felix sets the configured MTU, which
+        # the kernel refuses above the lower device's minus 50 (vxlan_change_mtu), leaving the creation default.
+        device_mtu = VPC_MTU - 50 if cni.kind == "flannel" else min(mtu, VPC_MTU - 50)
         host.lines += [f"link add {device} type vxlan id {vni} local {node.ip} dev eth0 dstport {port} nolearning",
                        f"link set {device} address {_mac(node.tunnel_ip)} mtu {device_mtu}",
                        f"addr add {node.tunnel_ip}/32 dev {device}", f"link set {device} up"]
