@@ -37,8 +37,9 @@ def _parse_setting(text: str) -> tuple[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", default="preview", choices=["preview", "flows"],
-                        help="preview (default), or flows: the flow table, or one path with --from and --to")
+    parser.add_argument("command", nargs="?", default="preview", choices=["preview", "flows", "dataplane"],
+                        help="preview (default); flows: the flow table, or one path with --from and --to; "
+                             "dataplane: the flows through the network emulated in the kernel (root only)")
     parser.add_argument("--stack", "-s", default="dev", help="stack name: reads Pulumi.<stack>.yaml (default dev)")
     parser.add_argument("--config", "-c", action="append", type=_parse_setting, default=[], metavar="KEY=VALUE",
                         help="override a config value (YAML value; key without namespace means this project)")
@@ -73,6 +74,9 @@ def _preview(args, stdout) -> int:
         model = flows.from_engine(result, engine)
         if args.command == "flows":
             return _flows(model, args)
+        if args.command == "dataplane":
+            from .dataplane.cli import run as dataplane  # root only: nothing of it loads for a preview
+            return dataplane(model)
         ec2 = engine.client("ec2")
         print(report.resource_tree(result))
         print("\nCluster:")

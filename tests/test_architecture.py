@@ -31,11 +31,13 @@ OFFLINE_LAYERS = {
     "harness": {"aws", "kube"},
     "checks": {"harness", "kube", "aws"},
     "flows": {"harness", "kube", "aws", "checks"},
-    "": {"harness", "aws", "kube", "checks", "flows", "report", "outputs"},  # offline/__init__.py, __main__.py
+    # offline/__init__.py, __main__.py
+    "": {"harness", "aws", "kube", "checks", "flows", "report", "outputs", "dataplane"},
     "report": {"harness", "kube", "aws", "checks", "flows"},
     "policy": {"harness", "kube"},  # a policy pack over a run's records
     "diagram": {"harness", "checks"},
     "outputs": {"harness", "kube", "checks", "flows", "policy", "diagram"},  # --json, --render-dir, ...
+    "dataplane": {"flows", "report"},  # the flow model in the kernel (root only)
 }
 
 
