@@ -2,9 +2,8 @@
 checks in offline/checks/app.py and the schema tests run on them without Pulumi. The component
 (k8snet/app/example_app.py) registers each one; values may be Pulumi Outputs (the passwords).
 
-Images are pinned by tag to what docker-library/official-images publishes (library/mysql, library/nginx,
-library/python at commit 37079fb336f5, 2026-08-21). Digests are not pinned: no primary source for them
-was reachable offline (docs/app.md).
+Images are pinned by tag and digest in k8snet/shared/images.py (tags from docker-library/official-images
+at commit 37079fb336f5, 2026-08-21; digests and their sources there).
 """
 
 from __future__ import annotations
@@ -15,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..shared import images
+
 # The app's own files (code, nginx config, schema): the ConfigMaps and the tests read the same files.
 APP_FILES = Path(__file__).parent / "files"
 
-MYSQL_IMAGE = "docker.io/library/mysql:8.4.11"  # 8.4 LTS, Oracle Linux 9 variant (Dockerfile.oracle)
-NGINX_IMAGE = "docker.io/library/nginx:1.30.4"  # stable line, Debian trixie
-PYTHON_IMAGE = "docker.io/library/python:3.14.7-slim-trixie"  # the app needs only the standard library
+MYSQL_IMAGE = images.MYSQL  # 8.4 LTS, Oracle Linux 9 variant (Dockerfile.oracle)
+NGINX_IMAGE = images.NGINX  # stable line, Debian trixie
+PYTHON_IMAGE = images.PYTHON  # the app needs only the standard library
 
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver --service-node-port-range default
 SERVICE_NAMES = {"ClusterIP": "webapp", "NodePort": "webapp-nodeport", "LoadBalancer": "webapp-lb",

@@ -135,7 +135,8 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
                                          "node_ips": workers.private_ips}, opts(workers, provider=k8s))
     else:
         cni = Flannel(f"{prefix}flannel", {"node_blocks": blocks, "pod_cidr": str(cfg.pod_cidr),
-                                           "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy},
+                                           "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy,
+                                           "node_names": workers.private_dns_names},
                       opts(workers, provider=k8s))
 
     # CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
