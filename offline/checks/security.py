@@ -8,12 +8,20 @@ leaves the stack less safe than its settings say, or would fail once it runs.
 - The flannel podCIDR assigner: the admission policies in force allow exactly its own patch (the node's
   block, for its service account) and deny the same account changing anything else or setting another
   node's block; its RBAC names exactly the stack's nodes.
+- The database's TLS, across the objects: mysqld refuses plaintext and serves a certificate that chains to
+  the CA the webapp mounts, is valid now, is for server authentication and names the DB_HOST the webapp
+  connects to (Python's ssl checks exactly that: chain, validity, host name against the SANs).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterable
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..kube import admission
 from ..scan import kubernetes_objects
@@ -135,6 +143,94 @@ def assigner_problems(objects: list[dict], node_names: dict[str, str]) -> list[s
     return problems
 
 
+def _mounted_file(spec: dict, container: dict, path: str, objects: list[dict], namespace: str) -> str | None:
+    """The content of ``path`` in ``container``: a Secret/ConfigMap key mounted there (None if unknown)."""
+    volumes = {v["name"]: v for v in spec.get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(prefix):
+            continue
+        volume, rel = volumes.get(mount["name"], {}), path[len(prefix):]
+        for kind, ref, field in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
+            if ref not in volume:
+                continue
+            items = {i["path"]: i["key"] for i in volume[ref].get("items") or []}
+            key = items.get(rel, rel if not items else None)
+            for obj in objects:
+                meta = obj.get("metadata") or {}
+                if obj.get("kind") == kind and meta.get("name") == volume[ref][field] \
+                        and meta.get("namespace") == namespace:
+                    return {**(obj.get("data") or {}), **(obj.get("stringData") or {})}.get(key)
+    return None
+
+
+def database_tls_problems(objects: list[dict], now: datetime.datetime | None = None) -> list[str]:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    servers = []  # (namespace, certificate PEM, requires TLS)
+    for obj in objects:
+        ns = (obj.get("metadata") or {}).get("namespace")
+        for spec in pod_specs(obj):
+            for c in spec.get("containers") or []:
+                args = c.get("args") or []
+                cert_path = _flag(args, "--ssl-cert", "")
+                if cert_path:
+                    servers.append((ns, _mounted_file(spec, c, cert_path, objects, ns),
+                                    "--require-secure-transport=ON" in args))
+    problems = []
+    for obj in objects:
+        ns, name = (obj.get("metadata") or {}).get("namespace"), (obj.get("metadata") or {}).get("name")
+        for spec in pod_specs(obj):
+            for c in spec.get("containers") or []:
+                env = {e["name"]: e.get("value") for e in c.get("env") or []}
+                if "DB_CA_FILE" not in env:
+                    continue
+                where = f"{obj['kind']} {ns}/{name} container {c['name']}"
+                ca_pem = _mounted_file(spec, c, env["DB_CA_FILE"], objects, ns)
+                for server_ns, cert_pem, required in servers:
+                    if server_ns != ns:
+                        continue
+                    if not required:
+                        problems.append(f"{where}: mysqld in {ns} accepts plaintext (--require-secure-transport=ON)")
+                    if not ca_pem or not cert_pem:
+                        problems.append(f"{where}: the CA file or the server certificate is not a mounted Secret key")
+                        continue
+                    problems += [f"{where}: {p}" for p in _certificate_problems(ca_pem, cert_pem, env.get("DB_HOST"),
+                                                                                  now)]
+    return problems
+
+
+def _certificate_problems(ca_pem: str, cert_pem: str, host: str | None, now: datetime.datetime) -> list[str]:
+    ca = x509.load_pem_x509_certificate(ca_pem.encode())
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    problems = []
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+        usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not constraints.ca or not usage.key_cert_sign:
+            problems.append("the CA certificate is not a CA (basicConstraints ca, keyUsage keyCertSign)")
+    except x509.ExtensionNotFound:
+        problems.append("the CA certificate has no basicConstraints/keyUsage extensions")
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (InvalidSignature, ValueError, TypeError) as exc:  # wrong key, or not the issuer's name
+        problems.append(f"the server certificate does not chain to the CA the client trusts ({type(exc).__name__})")
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        problems.append("the server certificate is not valid now")
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        sans = []
+    if host not in sans:
+        problems.append(f"the server certificate names {sans}, not DB_HOST {host!r} (hostname check fails)")
+    try:
+        if ExtendedKeyUsageOID.SERVER_AUTH not in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value:
+            problems.append("the server certificate is not for server authentication (extendedKeyUsage)")
+    except x509.ExtensionNotFound:
+        pass  # no EKU: any use
+    return problems
+
+
 def _node_names(records) -> dict[str, str]:
     """node config name -> Kubernetes node name, from the instances the run created (tag k8snet/node)."""
     out = {}
@@ -150,4 +246,4 @@ def check_run(result, engine) -> list[str]:
     records = list(result.records.values())
     objects = kubernetes_objects(records)
     return (unpinned_images(objects) + writable_path_problems(objects)
-            + assigner_problems(objects, _node_names(records)))
+            + assigner_problems(objects, _node_names(records)) + database_tls_problems(objects))

@@ -102,7 +102,7 @@ class _InlineExecutor(ThreadPoolExecutor):
 
 # Errors a run reports as its one message, by class name (ConfigError lives in the program's
 # own package, which the engine does not import), and the kind each is reported as.
-_ERROR_KINDS = {"AwsRejection": "aws", "KubeRejection": "kubernetes", "ConfigError": "config",
+_ERROR_KINDS = {"AwsRejection": "aws", "KubeRejection": "kubernetes", "TlsRejection": "tls", "ConfigError": "config",
                 "ProjectError": "config", "DuplicateUrn": "program"}
 
 
@@ -193,10 +193,10 @@ class OfflineEngine:
             cause = _root_cause(exc)
             result.error = str(cause)
             result.error_kind = _ERROR_KINDS.get(type(cause).__name__, "program")
-            if result.error_kind in ("aws", "kubernetes"):
+            if result.error_kind in ("aws", "kubernetes", "tls"):
                 failed = getattr(cause, "registration", None) or (monitor.failed[0] if monitor.failed else None)
                 where = f"{failed.type} {failed.name}: " if failed else ""
-                who = "AWS" if result.error_kind == "aws" else "the Kubernetes API server"
+                who = {"aws": "AWS", "kubernetes": "the Kubernetes API server", "tls": "the tls provider"}[result.error_kind]
                 result.error = f"{who} rejected {where}{cause}"
             elif result.error_kind == "program":
                 result.error = f"{type(cause).__name__}: {cause}"

@@ -19,6 +19,7 @@ from ..aws.rules import AwsRejection
 from ..kube import helm
 from ..kube.addons import addon_objects
 from ..kube.api_server import KubeContext, _whole_numbers, is_api_object, unwrap_secrets
+from .. import tls as tls_provider
 
 # Kubernetes versions whose EKS AL2023 AMI parameters exist, per the EKS version calendar
 # (1.29-1.35 released on EKS by Jan 2026; 1.35 in standard support until Mar 2027).
@@ -43,7 +44,7 @@ class MotoMocks(pulumi.runtime.Mocks):
     def __init__(self, ctx: AwsContext, kube: KubeContext | None = None):
         self.ctx = ctx
         self.kube = kube
-        self.handlers = {**aws_ec2.HANDLERS, **aws_iam.HANDLERS, **aws_eks.HANDLERS}
+        self.handlers = {**aws_ec2.HANDLERS, **aws_iam.HANDLERS, **aws_eks.HANDLERS, **tls_provider.HANDLERS}
         self._eks_amis: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs, salt: str = "") -> tuple[str | None, dict]:
@@ -77,7 +78,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 for obj in addon_objects(dict(args.inputs), self.kube.service_cidr, self.ctx.region):
                     self.kube.install(obj)  # what the add-on puts into the cluster
             return created
-        except AwsRejection:
+        except (AwsRejection, tls_provider.TlsRejection):
             raise
         except Exception as exc:  # moto's own validation errors carry AWS error codes
             code = getattr(exc, "error_type", None) or getattr(exc, "code", None)

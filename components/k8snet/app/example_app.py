@@ -13,6 +13,7 @@ from ..shared.args import checked
 from ..shared import options
 from ..shared.kube import kube_resource, resource_name
 from . import manifests as m
+from .tls import database_tls
 
 # What `pulumi destroy` leaves in place while retainData is on. The namespace too: deleting it would
 # garbage-collect the StatefulSet's claim, and the claim is what a later `pulumi up` re-attaches.
@@ -79,7 +80,9 @@ class ExampleApp(pulumi.ComponentResource):
                                        min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
             for key in ("mysql-root-password", "mysql-password")
         }
-        objects = m.all_objects(settings, passwords["mysql-root-password"].result, passwords["mysql-password"].result)
+        db_tls = database_tls(f"{name}-mysql-tls", settings.namespace, settings.mysql_tls_names, self)
+        objects = m.all_objects(settings, passwords["mysql-root-password"].result, passwords["mysql-password"].result,
+                                (db_tls.ca_cert, db_tls.cert, db_tls.key, db_tls.fingerprint))
         created: dict[tuple[str, str], pulumi.CustomResource] = {}
         ns = None
         for obj in objects:

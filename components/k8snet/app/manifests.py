@@ -31,6 +31,8 @@ WEBAPP_LABELS = {"app": "webapp"}
 MYSQL_LABELS = {"app": "mysql"}
 NGINX_UID, MYSQL_UID = 101, 999  # the images' own nginx and mysql users
 SECRET_NAME = "mysql-credentials"
+TLS_SECRET = "mysql-tls"  # kubernetes.io/tls: tls.crt, tls.key and ca.crt (k8snet/app/tls.py)
+TLS_DIR, CA_DIR = "/etc/mysql-tls", "/etc/mysql-ca"  # mysqld's certificate; the webapp's CA (ca.crt only)
 WEB_PORT_NAME = "http"  # the webapp Services' port (80 -> nginx); the ALB Ingress backend names it
 WEB_CONTAINER_PORT = 80  # nginx's port in the webapp pod: what kube-proxy forwards NodePort/NLB/ALB traffic to
 
@@ -75,6 +77,14 @@ class AppSettings:
     @property
     def mysql_host(self) -> str:
         return f"{SERVICE_NAMES['Headless']}.{self.namespace}.svc.cluster.local"
+
+    @property
+    def mysql_tls_names(self) -> list[str]:
+        """Every name the server certificate carries: the Service, short and full (DB_HOST is the full one),
+        and the pod's own record, so a client may reach mysqld by any of them and still verify it."""
+        service, pod = SERVICE_NAMES["Headless"], "mysql-0"
+        return [f"{service}.{self.namespace}.svc", self.mysql_host, f"{pod}.{service}.{self.namespace}.svc",
+                f"{pod}.{service}.{self.namespace}.svc.cluster.local"]
 
 
 def _meta(name: str, namespace: str | None, labels: Mapping[str, str] | None = None, **extra) -> dict:
@@ -124,6 +134,12 @@ def secret(s: AppSettings, root_password: Any, password: Any) -> dict:
             "stringData": {"root-password": root_password, "password": password}}
 
 
+def tls_secret(s: AppSettings, ca_cert: Any, cert: Any, key: Any) -> dict:
+    """mysqld's certificate, key and CA (values: the pulumi-tls outputs; the key stays a secret Output)."""
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(TLS_SECRET, s.namespace), "type": "kubernetes.io/tls",
+            "stringData": {"tls.crt": cert, "tls.key": key, "ca.crt": ca_cert}}
+
+
 def storage_class(s: AppSettings) -> dict:
     return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": _meta(s.storage_class, None),
             "provisioner": "ebs.csi.aws.com",  # the EBS CSI driver add-on
@@ -139,7 +155,7 @@ def _tmp(name: str = "tmp") -> dict:
 
 def webapp_deployment(s: AppSettings) -> dict:
     env = {"DB_HOST": s.mysql_host, "DB_PORT": "3306", "DB_NAME": DATABASE, "DB_USER": DB_USER,
-           "DB_PASSWORD_FILE": "/var/run/secrets/db/password", "DB_TLS": "required",
+           "DB_PASSWORD_FILE": "/var/run/secrets/db/password", "DB_CA_FILE": f"{CA_DIR}/ca.crt",
            "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": "8080",  # only nginx, over localhost, reaches the app
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     nginx = {
@@ -166,6 +182,7 @@ def webapp_deployment(s: AppSettings) -> dict:
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "code", "mountPath": "/app", "readOnly": True},
                          {"name": "db-password", "mountPath": "/var/run/secrets/db", "readOnly": True},
+                         {"name": "db-ca", "mountPath": CA_DIR, "readOnly": True},
                          {"name": "app-tmp", "mountPath": "/tmp"}],
     }
     pod = {
@@ -183,6 +200,9 @@ def webapp_deployment(s: AppSettings) -> dict:
                     {"name": "nginx-conf", "configMap": {"name": "webapp-nginx"}},
                     {"name": "db-password", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440,
                                                        "items": [{"key": "password", "path": "password"}]}},
+                    # Only the CA: the server's key never reaches the webapp's pods.
+                    {"name": "db-ca", "secret": {"secretName": TLS_SECRET, "defaultMode": 0o444,
+                                                 "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
                     _tmp("nginx-tmp"), _tmp("app-tmp")],
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("webapp", s.namespace, WEBAPP_LABELS),
@@ -200,7 +220,8 @@ def pod_disruption_budget(s: AppSettings) -> dict:
                      "unhealthyPodEvictionPolicy": "AlwaysAllow"}}  # a broken pod never blocks a node drain
 
 
-def mysql_statefulset(s: AppSettings) -> dict:
+def mysql_statefulset(s: AppSettings, tls_fingerprint: Any = "") -> dict:
+    """``tls_fingerprint``: sha256 of the served certificate; a new certificate restarts mysqld."""
     secrets_dir = "/run/secrets/mysql"
     env = {"MYSQL_ROOT_PASSWORD_FILE": f"{secrets_dir}/root-password", "MYSQL_PASSWORD_FILE": f"{secrets_dir}/password",
            "MYSQL_DATABASE": DATABASE, "MYSQL_USER": DB_USER,
@@ -208,13 +229,17 @@ def mysql_statefulset(s: AppSettings) -> dict:
     mysql = {
         "name": "mysql", "image": MYSQL_IMAGE,
         # A subdirectory: the root of an ext4 EBS volume holds lost+found, which mysqld --initialize refuses.
-        "args": ["--datadir=/var/lib/mysql/data", "--skip-name-resolve"],
+        # TLS only over TCP (the local socket the entrypoint's init uses stays allowed), with our certificate.
+        "args": ["--datadir=/var/lib/mysql/data", "--skip-name-resolve", "--require-secure-transport=ON",
+                 f"--ssl-ca={TLS_DIR}/ca.crt", f"--ssl-cert={TLS_DIR}/tls.crt", f"--ssl-key={TLS_DIR}/tls.key",
+                 "--tls-version=TLSv1.2,TLSv1.3"],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [{"name": "mysql", "containerPort": 3306, "protocol": "TCP"}],
         # First start initialises the data directory on a socket only; give it time before liveness counts.
         "startupProbe": {"tcpSocket": {"port": "mysql"}, "periodSeconds": 10, "failureThreshold": 60},
         "livenessProbe": {"tcpSocket": {"port": "mysql"}, "periodSeconds": 10, "failureThreshold": 3},
-        # `mysqladmin ping` exits 0 whenever the server answers, even "access denied": no credentials needed.
+        # `mysqladmin ping` exits 0 whenever the server answers, even "access denied": no credentials needed
+        # (its default ssl-mode PREFERRED negotiates TLS, which require_secure_transport wants).
         "readinessProbe": {"exec": {"command": ["mysqladmin", "ping", "--protocol=TCP", "--host=127.0.0.1",
                                                 "--connect-timeout=2"]}, "periodSeconds": 10, "timeoutSeconds": 5},
         "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
@@ -222,6 +247,7 @@ def mysql_statefulset(s: AppSettings) -> dict:
         "volumeMounts": [{"name": "data", "mountPath": "/var/lib/mysql"},
                          {"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True},
                          {"name": "credentials", "mountPath": secrets_dir, "readOnly": True},
+                         {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
                          {"name": "run", "mountPath": "/var/run/mysqld"},
                          {"name": "files", "mountPath": "/var/lib/mysql-files"},
                          {"name": "tmp", "mountPath": "/tmp"}],
@@ -234,6 +260,7 @@ def mysql_statefulset(s: AppSettings) -> dict:
         "containers": [mysql],
         "volumes": [{"name": "init", "configMap": {"name": "mysql-init"}},
                     {"name": "credentials", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440}},
+                    {"name": "tls", "secret": {"secretName": TLS_SECRET, "defaultMode": 0o440}},  # fsGroup 999 reads
                     {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}}, {"name": "files", "emptyDir": {"sizeLimit": "16Mi"}},
                     _tmp()],
     }
@@ -242,7 +269,8 @@ def mysql_statefulset(s: AppSettings) -> dict:
             "spec": {"replicas": 1, "serviceName": SERVICE_NAMES["Headless"], "selector": {"matchLabels": MYSQL_LABELS},
                      "persistentVolumeClaimRetentionPolicy": {"whenDeleted": keep, "whenScaled": "Retain"},
                      "template": {"metadata": {"labels": MYSQL_LABELS, "annotations": {
-                         "k8snet.io/config-sha256": _digest(file_text("init.sql"))}}, "spec": pod},
+                         "k8snet.io/config-sha256": _digest(file_text("init.sql")),
+                         "k8snet.io/tls-sha256": tls_fingerprint}}, "spec": pod},
                      "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                          "accessModes": ["ReadWriteOnce"], "storageClassName": s.storage_class,
                          "resources": {"requests": {"storage": s.storage_size}}}}]}}
@@ -304,10 +332,14 @@ def network_policies(s: AppSettings) -> list[dict]:
     ]
 
 
-def all_objects(s: AppSettings, root_password: Any = "root-password", password: Any = "password") -> list[dict]:
-    """Everything the component registers, in dependency order (namespace first)."""
+def all_objects(s: AppSettings, root_password: Any = "root-password", password: Any = "password",
+                tls: tuple[Any, Any, Any, Any] = ("ca", "cert", "key", "")) -> list[dict]:
+    """Everything the component registers, in dependency order (namespace first). ``tls``: CA certificate,
+    server certificate, server key and the certificate's fingerprint (k8snet/app/tls.py)."""
+    ca_cert, cert, key, fingerprint = tls
     objects = [namespace(s), service_account(s, "webapp"), service_account(s, "mysql"), *config_maps(s),
-               secret(s, root_password, password), storage_class(s), mysql_statefulset(s), webapp_deployment(s),
+               secret(s, root_password, password), tls_secret(s, ca_cert, cert, key), storage_class(s),
+               mysql_statefulset(s, fingerprint), webapp_deployment(s),
                pod_disruption_budget(s), *services(s)]
     if s.network_policy:
         objects += network_policies(s)
