@@ -11,9 +11,11 @@ for RSA, SEC1 for ECDSA and PKCS#8 for ED25519.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import ipaddress
+import json
 from typing import Any
 
 from cryptography import x509
@@ -207,9 +209,25 @@ def locally_signed_cert(ctx, name: str, raw: dict) -> tuple[str, dict]:
     return _certificate(raw, csr.subject, csr.public_key(), ca.subject, ca_key, sans, ca.public_key())
 
 
+# What a stack's state would hold: an unchanged resource keeps its key and certificate on the next `up`
+# (the provider generates them on create only). Remembered per process, so running a program twice
+# registers the same keys and certificates (and RSA generation happens once per test session).
+_STATE: dict[tuple[str, str, str], tuple[str, dict]] = {}
+
+
+def _remembered(handler):
+    def create(ctx, name: str, raw: dict) -> tuple[str, dict]:
+        key = (handler.__name__, name, json.dumps(unwrap_secrets(raw), sort_keys=True, default=str))
+        if key not in _STATE:
+            _STATE[key] = handler(ctx, name, raw)
+        resource_id, state = _STATE[key]
+        return resource_id, copy.deepcopy(state)
+    return create
+
+
 HANDLERS: dict[str, Any] = {
-    "tls:index/privateKey:PrivateKey": private_key,
-    "tls:index/selfSignedCert:SelfSignedCert": self_signed_cert,
-    "tls:index/certRequest:CertRequest": cert_request,
-    "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
+    "tls:index/privateKey:PrivateKey": _remembered(private_key),
+    "tls:index/selfSignedCert:SelfSignedCert": _remembered(self_signed_cert),
+    "tls:index/certRequest:CertRequest": _remembered(cert_request),
+    "tls:index/locallySignedCert:LocallySignedCert": _remembered(locally_signed_cert),
 }

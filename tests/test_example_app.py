@@ -183,7 +183,9 @@ def test_nlb_is_provisioned_by_the_load_balancer_controller():
     assert lb["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
     ann = lb["metadata"]["annotations"]
     assert ann["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "instance"
-    assert ann["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    # Internal and reachable from the VPC only, unless a stack makes it public (issue 13).
+    assert ann["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    assert lb["spec"]["loadBalancerSourceRanges"] == ["192.168.0.0/16"]
 
 
 # --- the checks catch what they are for ---------------------------------------------------------

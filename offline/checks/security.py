@@ -11,16 +11,25 @@ leaves the stack less safe than its settings say, or would fail once it runs.
 - The database's TLS, across the objects: mysqld refuses plaintext and serves a certificate that chains to
   the CA the webapp mounts, is valid now, is for server authentication and names the DB_HOST the webapp
   connects to (Python's ssl checks exactly that: chain, validity, host name against the SANs).
+- VPC flow logs are delivered: the log group exists, the role trusts vpc-flow-logs.amazonaws.com (for
+  this account) and may create streams in and put events to the group (else DeliverLogsStatus FAILED,
+  "Access error": VPC user guide, flow log troubleshooting).
+- An ALB's access logs can be written: the Ingress names a bucket of the stack, encrypted with SSE-S3 (the
+  only encryption ELB log delivery supports) whose policy lets the region's ELB account or the log-delivery
+  service put objects under ``<prefix>/AWSLogs/<account>/`` (else the controller's
+  ModifyLoadBalancerAttributes fails: "Access Denied for bucket").
 """
 
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import json
 from collections.abc import Iterable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from moto.iam.models import iam_backends
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..kube import admission
@@ -231,6 +240,98 @@ def _certificate_problems(ca_pem: str, cert_pem: str, host: str | None, now: dat
     return problems
 
 
+def _statements(document) -> list[dict]:
+    doc = json.loads(document) if isinstance(document, str) else document
+    statements = doc.get("Statement") or []
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _grants(statements: list[dict], action: str, resource: str, principal: str | None = None) -> bool:
+    """An Allow statement covers ``action`` on ``resource`` (for ``principal``: AWS or Service), no Deny does."""
+    def covers(st):
+        if principal is not None:
+            p = st.get("Principal") or {}
+            names = [] if not isinstance(p, dict) else [*_listed(p.get("AWS", [])), *_listed(p.get("Service", []))]
+            if p != "*" and principal not in names:
+                return False
+        return (any(fnmatch.fnmatchcase(action, a) for a in _listed(st.get("Action")))
+                and any(fnmatch.fnmatchcase(resource, r) for r in _listed(st.get("Resource"))))
+    allowed = any(covers(st) and st.get("Effect") == "Allow" and not st.get("Condition") for st in statements)
+    return allowed and not any(covers(st) and st.get("Effect") == "Deny" and not st.get("Condition")
+                               for st in statements)
+
+
+def flow_log_problems(records, engine) -> list[str]:
+    """Read from moto's backends directly (a boto3 client would load its service model: ~0.5 s)."""
+    problems = []
+    aws = engine.aws
+    iam = iam_backends[aws.account_id]["aws"]
+    for r in records:
+        if r.type != "aws:ec2/flowLog:FlowLog":
+            continue
+        (described,) = aws.ec2.describe_flow_logs([r.id])
+        where = f"flow log {r.name}"
+        if described.deliver_logs_status != "SUCCESS":
+            problems.append(f"{where}: delivery {described.deliver_logs_status} "
+                            f"({described.deliver_logs_error_message}): the log group does not exist")
+        role_name = (r.inputs.get("iamRoleArn") or "").rsplit("/", 1)[-1]
+        role = iam.get_role(role_name)
+        account = aws.account_id
+        trust = [st for st in _statements(role.assume_role_policy_document) if st.get("Effect") == "Allow"
+                 and "vpc-flow-logs.amazonaws.com" in _listed((st.get("Principal") or {}).get("Service", []))
+                 and "sts:AssumeRole" in _listed(st.get("Action"))]
+        source = [c.get("StringEquals", {}).get("aws:SourceAccount") for c in (st.get("Condition") for st in trust) if c]
+        if not trust or any(a not in (None, account) for a in source):
+            problems.append(f"{where}: role {role_name} does not let vpc-flow-logs.amazonaws.com assume it for "
+                            f"account {account}")
+        statements = [st for document in role.policies.values() for st in _statements(document)]
+        group = r.inputs.get("logDestination", "")
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            if not _grants(statements, action, f"{group}:log-stream:eni-0"):
+                problems.append(f"{where}: role {role_name} may not {action} in {group}")
+    return problems
+
+
+def access_log_problems(objects: list[dict], engine) -> list[str]:
+    problems = []
+    account, region = engine.aws.account_id, engine.region
+    from ..aws.logs import ELB_ACCOUNTS  # the account the region's ELB writes as (engine's table)
+    writers = [f"arn:aws:iam::{ELB_ACCOUNTS[region]}:root"] if region in ELB_ACCOUNTS else []
+    writers.append("logdelivery.elasticloadbalancing.amazonaws.com")
+    for obj in objects:
+        if obj.get("kind") != "Ingress":
+            continue
+        annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(
+            "alb.ingress.kubernetes.io/load-balancer-attributes", "")
+        attrs = dict(kv.split("=", 1) for kv in annotation.split(",") if "=" in kv)
+        where = f"Ingress {obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
+        if attrs.get("routing.http.drop_invalid_header_fields.enabled") != "true":
+            problems.append(f"{where}: the ALB forwards HTTP headers with invalid names "
+                            "(routing.http.drop_invalid_header_fields.enabled is not true)")
+        if attrs.get("access_logs.s3.enabled") != "true":
+            continue
+        bucket, prefix = attrs.get("access_logs.s3.bucket", ""), attrs.get("access_logs.s3.prefix", "")
+        config = engine.aws.s3_config.get(bucket)
+        if config is None:
+            problems.append(f"{where}: access logs go to bucket {bucket!r}, which the stack does not create")
+            continue
+        rules = ((config.get("encryption") or {}).get("rules") or [{}])
+        algorithm = ((rules[0].get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"))
+        if algorithm != "AES256":
+            problems.append(f"{where}: bucket {bucket} is encrypted with {algorithm!r}; ELB log delivery supports "
+                            "SSE-S3 (AES256) only")
+        statements = _statements((config.get("policy") or {}).get("policy") or "{}")
+        key = f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}AWSLogs/{account}/elasticloadbalancing/x.log.gz"
+        if not any(_grants(statements, "s3:PutObject", key, w) for w in writers):
+            problems.append(f"{where}: bucket {bucket}'s policy does not let Elastic Load Balancing "
+                            f"({' or '.join(writers)}) put objects under {prefix}/AWSLogs/{account}/")
+    return problems
+
+
 def _node_names(records) -> dict[str, str]:
     """node config name -> Kubernetes node name, from the instances the run created (tag k8snet/node)."""
     out = {}
@@ -246,4 +347,5 @@ def check_run(result, engine) -> list[str]:
     records = list(result.records.values())
     objects = kubernetes_objects(records)
     return (unpinned_images(objects) + writable_path_problems(objects)
-            + assigner_problems(objects, _node_names(records)) + database_tls_problems(objects))
+            + assigner_problems(objects, _node_names(records)) + database_tls_problems(objects)
+            + flow_log_problems(records, engine) + access_log_problems(objects, engine))

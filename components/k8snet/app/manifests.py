@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..shared import images
+from . import load_balancer
+from .load_balancer import LoadBalancerSettings
 
 # The app's own files (code, nginx config, schema): the ConfigMaps and the tests read the same files.
 APP_FILES = Path(__file__).parent / "files"
@@ -38,12 +40,12 @@ WEB_CONTAINER_PORT = 80  # nginx's port in the webapp pod: what kube-proxy forwa
 
 # AWS Load Balancer Controller (kubernetes-sigs/aws-load-balancer-controller docs/guide/service/nlb.md and
 # annotations.md, v2.17.1 and v3.5.0 alike): with spec.loadBalancerClass service.k8s.aws/nlb the controller,
-# not the cloud provider, provisions an NLB. Scheme defaults to internal. Client IP preservation is off so
+# not the cloud provider, provisions an NLB. Internal unless the stack makes it public (with TLS), and
+# reachable only from its source ranges (k8snet/app/load_balancer.py). Client IP preservation is off so
 # NLB traffic reaches the nodes from the NLB's own VPC addresses (see network policies below).
 NLB_CLASS = "service.k8s.aws/nlb"
 NLB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance",
-    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=false",
 }
 KUBE_DNS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}
@@ -69,6 +71,7 @@ class AppSettings:
     # Where kube-proxy's forwarded web traffic comes from besides the VPC: with an overlay, the sending
     # node's tunnel address, inside the pod CIDR (k8snet.cni.dataplane.forwarded_source_cidrs).
     forwarded_from: tuple[str, ...] = ()
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()  # the NLB: internal by default
 
     @property
     def storage_class(self) -> str:
@@ -278,6 +281,8 @@ def mysql_statefulset(s: AppSettings, tls_fingerprint: Any = "") -> dict:
 
 def services(s: AppSettings) -> list[dict]:
     web_port = [{"name": WEB_PORT_NAME, "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    lb = s.load_balancer
+    nlb = dict(sorted({**NLB_ANNOTATIONS, **load_balancer.annotations(lb)}.items()))
 
     def svc(kind, spec, **meta):
         return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(SERVICE_NAMES[kind], s.namespace, **meta),
@@ -289,8 +294,10 @@ def services(s: AppSettings) -> list[dict]:
         svc("NodePort", {"type": "NodePort", "selector": WEBAPP_LABELS, "externalTrafficPolicy": "Cluster",
                          "ports": [{**web_port[0], "nodePort": s.node_port}]}),
         svc("LoadBalancer", {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS, "selector": WEBAPP_LABELS,
-                             "externalTrafficPolicy": "Cluster", "ports": web_port},
-            annotations=NLB_ANNOTATIONS if s.await_load_balancer else {**NLB_ANNOTATIONS, "pulumi.com/skipAwait": "true"}),
+                             "externalTrafficPolicy": "Cluster", "loadBalancerSourceRanges": lb.ranges(s.vpc_cidr),
+                             # With a certificate the NLB listens with TLS on 443 and forwards TCP to port 80.
+                             "ports": [{**web_port[0], "name": "https", "port": 443}] if lb.tls else web_port},
+            annotations={**nlb, "pulumi.com/skipAwait": "true"} if not s.await_load_balancer else nlb),
         # Headless: DNS returns the pod itself (mysql-0.mysql.<ns>.svc.cluster.local); the StatefulSet's serviceName.
         svc("Headless", {"clusterIP": "None", "selector": MYSQL_LABELS,
                          "ports": [{"name": "mysql", "port": 3306, "targetPort": "mysql", "protocol": "TCP"}]}),
