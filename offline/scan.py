@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .kube.api_server import is_api_object, unwrap_secrets
+from .kube.api_server import _whole_numbers, is_api_object, unwrap_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOV = ROOT / ".ci" / "checkov-venv" / "bin" / "checkov"
@@ -72,6 +72,9 @@ TF_TYPES = {
 }
 # Attributes that are maps in terraform (keys are data, not attribute names; values not blocks).
 _MAP_ATTRIBUTES = {"tags", "tags_all"}
+# Repeated blocks pulumi-aws names in the plural (the bridge pluralizes them), terraform in the singular.
+_PLURAL_BLOCKS = {"rules": "rule", "routes": "route", "ebs_block_devices": "ebs_block_device",
+                  "network_interfaces": "network_interface", "inline_policies": "inline_policy"}
 
 
 @dataclass(frozen=True, order=True)
@@ -94,7 +97,8 @@ def tf_values(value: Any, attribute: str = "") -> Any:
     if attribute in _MAP_ATTRIBUTES:
         return value
     if isinstance(value, dict):
-        return {_snake(k): _block(v, _snake(k)) for k, v in value.items()}
+        names = {k: _PLURAL_BLOCKS.get(_snake(k), _snake(k)) for k in value}
+        return {names[k]: _block(v, names[k]) for k, v in value.items()}
     if isinstance(value, list):
         return [tf_values(v) for v in value]
     return value
@@ -110,27 +114,40 @@ def kubernetes_objects(records: Iterable) -> list[dict]:
     out = []
     for r in records:
         if is_api_object(r.type) and not r.type.endswith("Patch"):
-            obj = unwrap_secrets(r.inputs)
+            obj = _whole_numbers(unwrap_secrets(r.inputs))  # the wire carries every number as a float
             out.append({k: v for k, v in obj.items() if k not in ("__defaults",)})
     return out
 
 
 def terraform_plan(records: Iterable) -> dict:
-    """The run's AWS resources as a terraform plan document (what checkov's terraform_plan runner reads)."""
-    resources, unknown = [], sorted({r.type for r in records if r.type.startswith("aws:") and r.custom
-                                     and r.type not in TF_TYPES and r.type != "pulumi:providers:aws"})
+    """The run's AWS resources as a terraform plan document (what checkov's terraform_plan runner reads).
+
+    ``configuration`` carries each input's references (Pulumi's property dependencies: the resources whose
+    outputs the input was built from), so checkov's connection checks (a flow log's VPC, a security group's
+    attachments, a bucket's public access block) see the edges terraform would record."""
+    records = list(records)
+    unknown = sorted({r.type for r in records if r.type.startswith("aws:") and r.custom and r.type not in TF_TYPES})
     if unknown:
         raise KeyError(f"no terraform type for {', '.join(unknown)}: add it to offline/scan.py TF_TYPES")
+    addresses = {r.urn: f"{TF_TYPES[r.type]}.{re.sub(r'[^A-Za-z0-9_-]', '_', r.name)}"
+                 for r in records if r.type in TF_TYPES}
+    resources, configuration = [], []
     for r in records:
-        tf_type = TF_TYPES.get(r.type)
-        if tf_type is None:
+        if r.urn not in addresses:
             continue
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", r.name)
-        resources.append({"address": f"{tf_type}.{name}", "mode": "managed", "type": tf_type, "name": name,
+        address = addresses[r.urn]
+        tf_type, name = address.split(".", 1)
+        resources.append({"address": address, "mode": "managed", "type": tf_type, "name": name,
                           "provider_name": "registry.terraform.io/hashicorp/aws",
-                          "values": tf_values(unwrap_secrets(r.inputs))})
+                          "values": tf_values(_whole_numbers(unwrap_secrets(r.inputs)))})
+        expressions = {_snake(prop): {"references": [ref for urn in urns if urn in addresses
+                                                     for ref in (f"{addresses[urn]}.id", addresses[urn])]}
+                       for prop, urns in r.property_dependencies.items()}
+        configuration.append({"address": address, "mode": "managed", "type": tf_type, "name": name,
+                              "expressions": {k: v for k, v in expressions.items() if v["references"]}})
     return {"format_version": "1.2", "terraform_version": "1.9.0",
-            "planned_values": {"root_module": {"resources": resources}}, "resource_changes": []}
+            "planned_values": {"root_module": {"resources": resources}}, "resource_changes": [],
+            "configuration": {"root_module": {"resources": configuration}}}
 
 
 def write_inputs(directory: Path, label: str, records: Iterable) -> None:

@@ -181,6 +181,10 @@ def webapp_deployment(s: AppSettings) -> dict:
         "livenessProbe": {"exec": {"command": ["python3", "-c", "import urllib.request as u; "
                                                "u.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]},
                           "periodSeconds": 15, "timeoutSeconds": 5},
+        # Ready when serving; whether the database answers is nginx's /readyz (the Service's readiness).
+        "readinessProbe": {"exec": {"command": ["python3", "-c", "import urllib.request as u; "
+                                                "u.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]},
+                           "periodSeconds": 10, "timeoutSeconds": 5},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "code", "mountPath": "/app", "readOnly": True},

@@ -113,11 +113,15 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # --- secrets envelope encryption -------------------------------------------------------
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         key = aws.kms.Key(
             f"{name}-secrets",
             description=f"EKS secrets envelope encryption for {cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # KMS's default policy, written out (an explicit policy is reviewable; CKV2_AWS_64). EKS uses the key
+            # through the cluster role's grant, created with the cluster.
+            policy=account.apply(lambda a: iam_documents.dumps(iam_documents.kms_key_policy(aws_partition.name, a))),
             tags=base_tags,
             opts=child,
         )

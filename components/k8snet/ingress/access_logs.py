@@ -83,7 +83,7 @@ class AlbAccessLogs(pulumi.ComponentResource):
             aws.s3.BucketLifecycleConfiguration(f"{name}-expiry", bucket=bucket.id, rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="expire-access-logs", status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{prefix}/"),
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),  # the whole bucket: it holds logs only
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention),
                     abort_incomplete_multipart_upload=aws.s3.
                     BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=7))],

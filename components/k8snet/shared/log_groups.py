@@ -40,17 +40,11 @@ def log_group_arn(partition: str, region: str, account: str, name: str) -> str:
 
 def key_policy(partition: str, region: str, account: str, log_group_names: list[str]) -> dict:
     """The key policy: the account administers the key; CloudWatch Logs uses it for these groups only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersTheKey", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Sid": "CloudWatchLogsEncryptsTheseGroups", "Effect": "Allow",
-             "Principal": {"Service": f"logs.{region}.amazonaws.com"}, "Action": LOGS_KEY_ACTIONS, "Resource": "*",
-             "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
-                 log_group_arn(partition, region, account, n) for n in sorted(log_group_names)]}}},
-        ],
-    }
+    return iam_documents.kms_key_policy(partition, account, {
+        "Sid": "CloudWatchLogsEncryptsTheseGroups", "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"}, "Action": LOGS_KEY_ACTIONS, "Resource": "*",
+        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
+            log_group_arn(partition, region, account, n) for n in sorted(log_group_names)]}}})
 
 
 def encrypted_log_group(name: str, group_name: str, retention_days: int, region: str, description: str,
