@@ -13,16 +13,16 @@ offline/checks/charts/aws-load-balancer-controller-3.5.0.yaml):
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ..shared import settings
 
 KEYS = ("public", "certificateArn", "sourceRanges", "allowHttp")
 ANNOTATION = "service.beta.kubernetes.io/"
 # The recommended TLS 1.3/1.2 policy (Elastic Load Balancing user guide, "Security policies for your NLB").
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-_CERT = re.compile(r"^arn:aws:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ class LoadBalancerSettings:
         return self.certificate_arn is not None
 
     def certificate_region(self) -> str | None:
-        m = _CERT.match(self.certificate_arn or "")
-        return m.group("region") if m else None
+        return settings.certificate_region(self.certificate_arn)
 
     def ranges(self, vpc_cidr: str) -> list[str]:
         return list(self.source_ranges) or (["0.0.0.0/0"] if self.public else [vpc_cidr])
@@ -54,17 +53,8 @@ def parse(raw: Any, add_problem: Callable[[str, str], None]) -> LoadBalancerSett
         return LoadBalancerSettings()
     for unknown in sorted(set(raw) - set(KEYS)):
         add_problem(f"appLoadBalancer.{unknown}", f"unknown setting; use {', '.join(KEYS)}")
-    flags = {}
-    for key in ("public", "allowHttp"):
-        flags[key] = raw.get(key, False)
-        if not isinstance(flags[key], bool):
-            add_problem(f"appLoadBalancer.{key}", f"expected true or false, got {flags[key]!r}")
-            flags[key] = False
-    cert = raw.get("certificateArn") or None
-    if cert is not None and (not isinstance(cert, str) or not _CERT.match(cert)):
-        add_problem("appLoadBalancer.certificateArn", f"{cert!r} is not an ACM certificate ARN like "
-                    "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>")
-        cert = None
+    flags = {key: settings.flag(raw, key, False, "appLoadBalancer", add_problem) for key in ("public", "allowHttp")}
+    cert = settings.certificate(raw, "appLoadBalancer", add_problem)
     ranges = []
     raw_ranges = raw.get("sourceRanges") or []
     if not isinstance(raw_ranges, list):

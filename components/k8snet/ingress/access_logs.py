@@ -56,9 +56,8 @@ class AlbAccessLogs(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlbAccessLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, AlbAccessLogsArgs)
-        retention, prefix = args.get("retention_days", 365), args.get("prefix", PREFIX)
-        if (problem := log_groups.retention_problem(retention)) is not None:
-            raise ValueError(f"retention_days: {problem}")
+        retention = log_groups.checked_retention(args.get("retention_days", 365))
+        prefix = args.get("prefix", PREFIX)
         super().__init__("k8snet:index:AlbAccessLogs", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # S3 bucket names: 3-63 lowercase letters, digits, '-'; the provider adds a 26-character suffix to a

@@ -13,11 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..shared import settings as shared_settings
+
 KEYS = ("enabled", "host", "paths", "certificateArn", "healthCheckPath", "allowHttp", "accessLogs", "wafAclArn")
 _PATH = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&-]*$")  # the ALB path alphabet, without the wildcards * ?
 MAX_PATH = 128 - len("/*")  # the controller appends "/*" to a Prefix path; ALB patterns hold 128
 # networking/v1 Ingress rule host: a DNS-1123 subdomain, optionally with one leading "*." label.
 _HOST = re.compile(r"^(\*\.)?(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+<<<<<<< HEAD
 # ACM certificate ARN in any partition (aws, aws-cn, aws-us-gov); the region group is compared with the
 # stack's region, which also fixes the partition.
 _CERT = re.compile(r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
@@ -25,6 +28,11 @@ _CERT = re.compile(r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d
 # regional/webacl/<name>/<id> (WAF developer guide; ACL names: 1-128 of A-Z a-z 0-9 _ -).
 _WAF = re.compile(r"^arn:aws(-[a-z]+)*:wafv2:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:regional/webacl/[\w-]{1,128}/"
                   r"[0-9a-f-]{36}$")
+=======
+# A regional WAFv2 web ACL (the ALB annotation takes only those): arn:aws:wafv2:<region>:<account>:regional/
+# webacl/<name>/<id> (WAF developer guide; ACL names: 1-128 of A-Z a-z 0-9 _ -).
+_WAF = re.compile(r"^arn:aws:wafv2:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:regional/webacl/[\w-]{1,128}/[0-9a-f-]{36}$")
+>>>>>>> 6143ea7 (Shared settings helpers (boolean flags, ACM certificate ARNs) and one retention check for the log components, instead of three copies)
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,7 @@ class IngressSettings:
         return self.https or self.allow_http
 
     def certificate_region(self) -> str | None:
-        m = _CERT.match(self.certificate_arn or "")
-        return m.group("region") if m else None
+        return shared_settings.certificate_region(self.certificate_arn)
 
     def waf_region(self) -> str | None:
         m = _WAF.match(self.waf_acl_arn or "")
@@ -88,21 +95,13 @@ def parse_settings(raw: Any, add_problem) -> IngressSettings:
             add_problem(key, f"{path!r} repeats an earlier path")
         else:
             good.append(path)
-    cert = raw.get("certificateArn") or None
-    if cert is not None and (not isinstance(cert, str) or not _CERT.match(cert)):
-        add_problem("ingress.certificateArn", f"{cert!r} is not an ACM certificate ARN like "
-                    "arn:aws:acm:us-east-1:123456789012:certificate/<uuid>")
-        cert = None
+    cert = shared_settings.certificate(raw, "ingress", add_problem)
     health = raw.get("healthCheckPath", "/healthz")
     if not isinstance(health, str) or not health.startswith("/") or len(health) > 1024:
         add_problem("ingress.healthCheckPath", f"{health!r} must be a path starting with '/' (at most 1024 characters)")
         health = "/healthz"
-    flags = {}
-    for key, default in (("allowHttp", False), ("accessLogs", True)):
-        flags[key] = raw.get(key, default)
-        if not isinstance(flags[key], bool):
-            add_problem(f"ingress.{key}", f"expected true or false, got {flags[key]!r}")
-            flags[key] = default
+    flags = {key: shared_settings.flag(raw, key, default, "ingress", add_problem)
+             for key, default in (("allowHttp", False), ("accessLogs", True))}
     waf = raw.get("wafAclArn") or None
     if waf is not None and (not isinstance(waf, str) or not _WAF.match(waf)):
         add_problem("ingress.wafAclArn", f"{waf!r} is not a regional WAFv2 web ACL ARN like arn:aws:wafv2:us-east-1:"

@@ -55,9 +55,7 @@ class VpcFlowLogs(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VpcFlowLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, VpcFlowLogsArgs)
-        retention = args.get("retention_days", 365)
-        if (problem := log_groups.retention_problem(retention)) is not None:
-            raise ValueError(f"retention_days: {problem}")
+        retention = log_groups.checked_retention(args.get("retention_days", 365))
         super().__init__("k8snet:index:VpcFlowLogs", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         extra = dict(args.get("tags") or {})

@@ -34,6 +34,13 @@ def retention_problem(days: object) -> str | None:
     return None
 
 
+def checked_retention(days: object) -> int:
+    """``days`` if CloudWatch offers it (components refuse a bad one before registering anything)."""
+    if (problem := retention_problem(days)) is not None:
+        raise ValueError(f"retention_days: {problem}")
+    return days
+
+
 def log_group_arn(partition: str, region: str, account: str, name: str) -> str:
     return f"arn:{partition}:logs:{region}:{account}:log-group:{name}"
 
@@ -51,8 +58,7 @@ def encrypted_log_group(name: str, group_name: str, retention_days: int, region:
                         tags: Mapping[str, str], parent: pulumi.Resource) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
     """KMS key ``<name>-key`` and log group ``<name>`` (named ``group_name``) in ``region``, encrypted with
     the key."""
-    if (problem := retention_problem(retention_days)) is not None:
-        raise ValueError(f"retention_days: {problem}")
+    checked_retention(retention_days)
     child = pulumi.ResourceOptions(parent=parent)
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     identity, partition = aws.get_caller_identity_output(opts=invoke), aws.get_partition_output(opts=invoke)
