@@ -210,7 +210,7 @@ def test_the_creators_own_entry_exists_on_a_bootstrap_cluster():
         result = engine.run()
         assert result.ok, result.error
         assert engine.aws.eks_access_policies[("k8snet-dev", engine.aws.caller_principal)] == {
-            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy": "cluster"}
+            "AmazonEKSClusterAdminPolicy": "cluster"}
     finally:
         engine.__exit__(None, None, None)
 

@@ -20,19 +20,10 @@ _PATH = re.compile(r"^/[A-Za-z0-9_.$/~\"'@:+&-]*$")  # the ALB path alphabet, wi
 MAX_PATH = 128 - len("/*")  # the controller appends "/*" to a Prefix path; ALB patterns hold 128
 # networking/v1 Ingress rule host: a DNS-1123 subdomain, optionally with one leading "*." label.
 _HOST = re.compile(r"^(\*\.)?(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-<<<<<<< HEAD
-# ACM certificate ARN in any partition (aws, aws-cn, aws-us-gov); the region group is compared with the
-# stack's region, which also fixes the partition.
-_CERT = re.compile(r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 # A regional WAFv2 web ACL (the ALB annotation takes only those): arn:<partition>:wafv2:<region>:<account>:
 # regional/webacl/<name>/<id> (WAF developer guide; ACL names: 1-128 of A-Z a-z 0-9 _ -).
 _WAF = re.compile(r"^arn:aws(-[a-z]+)*:wafv2:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:regional/webacl/[\w-]{1,128}/"
                   r"[0-9a-f-]{36}$")
-=======
-# A regional WAFv2 web ACL (the ALB annotation takes only those): arn:aws:wafv2:<region>:<account>:regional/
-# webacl/<name>/<id> (WAF developer guide; ACL names: 1-128 of A-Z a-z 0-9 _ -).
-_WAF = re.compile(r"^arn:aws:wafv2:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:regional/webacl/[\w-]{1,128}/[0-9a-f-]{36}$")
->>>>>>> 6143ea7 (Shared settings helpers (boolean flags, ACM certificate ARNs) and one retention check for the log components, instead of three copies)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# ACM certificate ARN, aws partition; the region group is compared with the stack's region (a load balancer
-# uses certificates from its own region).
-ACM_CERTIFICATE = re.compile(r"^arn:aws:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
+# ACM certificate ARN in any partition (aws, aws-cn, aws-us-gov); the region group is compared with the stack's
+# region, which also fixes the partition (a load balancer uses certificates from its own region).
+ACM_CERTIFICATE = re.compile(r"^arn:aws(-[a-z]+)*:acm:(?P<region>[a-z]{2}(-[a-z]+)+-\d):\d{12}:"
+                             r"certificate/[0-9a-f-]{36}$")
 
 
 def flag(raw: Mapping[str, Any], key: str, default: bool, where: str,
