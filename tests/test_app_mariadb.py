@@ -28,7 +28,7 @@ import urllib.request
 import pytest
 
 from k8snet.app.manifests import APP_FILES, TLS_SECRET
-from offline import scan
+from offline.checks import scan
 from offline import tls as tls_provider
 
 NEEDED = ("mariadbd", "mariadb-install-db", "mariadb", "openssl")

@@ -14,7 +14,7 @@ import json
 import pytest
 import yaml
 
-from offline import scan
+from offline.checks import scan
 
 needs_checkov = pytest.mark.skipif(not scan.CHECKOV.exists(), reason=(
     f"{scan.CHECKOV} is missing: python3 -m venv .ci/checkov-venv && .ci/checkov-venv/bin/pip install "

@@ -37,7 +37,7 @@ def _problems(raw: dict, aws_settings: dict | None = None) -> list[str]:
 
 
 def _warnings(raw: dict, caller: str | None = None) -> list[str]:
-    return list(plan(parse_config(raw, "dev"), "us-east-1", ZONES, caller).warnings)
+    return list(plan(parse_config(raw, "dev"), "us-east-1", ZONES, caller_arn=caller).warnings)
 
 
 # --- item 2: the API endpoint --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from k8snet.app import manifests as m
 from k8snet.cni import pod_cidr_assigner as assigner
 from k8snet.dns import node_local_dns_manifests as nld
 from k8snet.shared import images
-from offline import scan
+from offline.checks import scan
 from offline import tls as tls_provider
 from offline.checks import security
 from offline.checks.images import unpinned_images

@@ -127,7 +127,7 @@ def _key_policy_keeps_admin(ctx: AwsContext, policy: str) -> bool:
         statements = json.loads(policy).get("Statement") or []
     except json.JSONDecodeError:
         raise AwsRejection("MalformedPolicyDocumentException", "The key policy is not valid JSON.") from None
-    admins = {f"arn:aws:iam::{ctx.account_id}:root", ctx.account_id, ctx.caller_principal}
+    admins = {f"arn:{ctx.partition}:iam::{ctx.account_id}:root", ctx.account_id, ctx.caller_principal}
     for st in statements:
         principal = st.get("Principal") or {}
         aws_principals = principal.get("AWS", []) if isinstance(principal, dict) else []

@@ -16,10 +16,10 @@ import fnmatch
 import json
 from typing import TYPE_CHECKING
 
-from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.logs.models import logs_backends
 
+from .iam import _iam
 from .rules import AwsRejection
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def log_group(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     if retention is not None and int(retention) not in RETENTION_DAYS:
         raise AwsRejection("InvalidParameterException", f"1 validation error detected: Value '{retention}' at "
                            "'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set")
-    arn = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group_name}"
+    arn = f"arn:{ctx.partition}:logs:{ctx.region}:{ctx.account_id}:log-group:{group_name}"
     key_arn = inputs.get("kmsKeyId")
     if key_arn:
         key = next((k for k in kms_backends[ctx.account_id][ctx.region].keys.values() if key_arn in (k.arn, k.id)),
@@ -90,7 +90,7 @@ def log_group(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def role_policy(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
-    iam = iam_backends[ctx.account_id]["aws"]
+    iam = _iam(ctx)
     policy_name = inputs.get("name") or f"{name}-{ctx.stable_suffix(7)}"
     iam.put_role_policy(inputs["role"], policy_name, inputs["policy"])  # NoSuchEntity for an unknown role
     return f"{inputs['role']}:{policy_name}", {**inputs, "name": policy_name}
@@ -114,21 +114,23 @@ def flow_log(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         inputs.get("maxAggregationInterval"))
     if failed:
         raise AwsRejection("InvalidParameterValue", "; ".join(str(f[2]) for f in failed))
-    return created[0].id, {**inputs, "arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:vpc-flow-log/{created[0].id}"}
+    return created[0].id, {**inputs,
+                           "arn": f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account_id}:vpc-flow-log/{created[0].id}"}
 
 
 # Elastic Load Balancing's log-delivery account per region, what aws.elb.get_service_account answers
 # (terraform-provider-aws's table, from the ELB user guide "Enable access logs": "Regions available before
-# August 2022"). Only the regions this project's tests use are modelled; others fail loudly.
+# August 2022"; the China regions from the same table in the AWS China docs). Only the regions this project's
+# tests use are modelled; others fail loudly.
 ELB_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-                "us-west-2": "797873946194"}
+                "us-west-2": "797873946194", "cn-north-1": "638102146993", "cn-northwest-1": "037604701340"}
 
 
-def elb_service_account(region: str) -> dict:
+def elb_service_account(region: str, partition: str) -> dict:
     if region not in ELB_ACCOUNTS:
         raise NotImplementedError(f"the offline engine knows no Elastic Load Balancing account for {region}")
     account = ELB_ACCOUNTS[region]
-    return {"id": account, "arn": f"arn:aws:iam::{account}:root", "region": region}
+    return {"id": account, "arn": f"arn:{partition}:iam::{account}:root", "region": region}
 
 
 HANDLERS = {

@@ -1,9 +1,11 @@
-"""S3 buckets in moto (names are global and validated there) and their bucket-level configurations.
+"""S3 buckets and their bucket-level configurations, kept in ``AwsContext.s3_config`` (moto's S3 keeps a
+process-wide name registry that outlives its resets; names are global in AWS and cannot be modelled
+usefully anyway).
 
 A bucket's name is ``bucket``, or ``bucketPrefix`` plus the provider's 26-character unique suffix
-(terraform-provider-aws: a prefix of at most 37 characters). The configuration resources (policy,
-encryption, public access block, ownership, lifecycle) need an existing bucket (NoSuchBucket) and are
-kept per bucket in ``AwsContext.s3_config`` for the checks (offline/checks/security.py).
+(terraform-provider-aws: a prefix of at most 37 characters), and follows S3's naming rules. The
+configuration resources (policy, encryption, public access block, ownership, lifecycle) need an existing
+bucket (NoSuchBucket); offline/checks/security.py reads them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import json
 import re
 from typing import TYPE_CHECKING
-
-from moto.s3.models import s3_backends
 
 from .rules import AwsRejection
 
@@ -35,9 +35,10 @@ def bucket(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         bucket_name = f"{name}-{ctx.stable_suffix(7)}"
     if not _NAME.match(bucket_name) or ".." in bucket_name or re.fullmatch(r"[\d.]+", bucket_name):
         raise AwsRejection("InvalidBucketName", f"The specified bucket is not valid: {bucket_name}")
-    s3_backends[ctx.account_id]["aws"].create_bucket(bucket_name, ctx.region)  # BucketAlreadyExists
+    if bucket_name in ctx.s3_config:
+        raise AwsRejection("BucketAlreadyExists", f"The requested bucket name is not available: {bucket_name}")
     ctx.s3_config[bucket_name] = {}
-    return bucket_name, {**inputs, "bucket": bucket_name, "arn": f"arn:aws:s3:::{bucket_name}",
+    return bucket_name, {**inputs, "bucket": bucket_name, "arn": f"arn:{ctx.partition}:s3:::{bucket_name}",
                          "bucketRegionalDomainName": f"{bucket_name}.s3.{ctx.region}.amazonaws.com",
                          "region": ctx.region}
 

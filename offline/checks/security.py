@@ -29,11 +29,10 @@ from collections.abc import Iterable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from moto.iam.models import iam_backends
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..kube import admission
-from ..scan import kubernetes_objects
+from .scan import kubernetes_objects
 from .images import pod_specs, unpinned_images
 
 # image repository (without registry) -> the paths a container of it writes, from its args
@@ -269,7 +268,7 @@ def flow_log_problems(records, engine) -> list[str]:
     """Read from moto's backends directly (a boto3 client would load its service model: ~0.5 s)."""
     problems = []
     aws = engine.aws
-    iam = iam_backends[aws.account_id]["aws"]
+    iam = aws.iam
     for r in records:
         if r.type != "aws:ec2/flowLog:FlowLog":
             continue
@@ -300,7 +299,8 @@ def access_log_problems(objects: list[dict], engine) -> list[str]:
     problems = []
     account, region = engine.aws.account_id, engine.region
     from ..aws.logs import ELB_ACCOUNTS  # the account the region's ELB writes as (engine's table)
-    writers = [f"arn:aws:iam::{ELB_ACCOUNTS[region]}:root"] if region in ELB_ACCOUNTS else []
+    partition = engine.aws.partition
+    writers = [f"arn:{partition}:iam::{ELB_ACCOUNTS[region]}:root"] if region in ELB_ACCOUNTS else []
     writers.append("logdelivery.elasticloadbalancing.amazonaws.com")
     for obj in objects:
         if obj.get("kind") != "Ingress":
@@ -325,7 +325,8 @@ def access_log_problems(objects: list[dict], engine) -> list[str]:
             problems.append(f"{where}: bucket {bucket} is encrypted with {algorithm!r}; ELB log delivery supports "
                             "SSE-S3 (AES256) only")
         statements = _statements((config.get("policy") or {}).get("policy") or "{}")
-        key = f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}AWSLogs/{account}/elasticloadbalancing/x.log.gz"
+        key = (f"arn:{partition}:s3:::{bucket}/{prefix + '/' if prefix else ''}AWSLogs/{account}/"
+               "elasticloadbalancing/x.log.gz")
         if not any(_grants(statements, "s3:PutObject", key, w) for w in writers):
             problems.append(f"{where}: bucket {bucket}'s policy does not let Elastic Load Balancing "
                             f"({' or '.join(writers)}) put objects under {prefix}/AWSLogs/{account}/")

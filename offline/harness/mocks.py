@@ -128,7 +128,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 "id": ctx.account_id,
             }
         if token == "aws:elb/getServiceAccount:getServiceAccount":
-            return aws_logs.elb_service_account(ctx.region)
+            return aws_logs.elb_service_account(ctx.region, ctx.partition)
         if token == "aws:index/getRegion:getRegion":
             return {"name": ctx.region, "region": ctx.region, "id": ctx.region,
                     "endpoint": f"ec2.{ctx.region}.{ctx.dns_suffix}", "description": ctx.region}

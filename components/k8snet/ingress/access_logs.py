@@ -27,10 +27,12 @@ PREFIX = "alb"
 
 
 def bucket_policy(partition: str, bucket: str, prefix: str, account: str, elb_account_arn: str) -> dict:
+    """ELB may put objects under ``<prefix>/AWSLogs/<account>/``: as the region's ELB account and, in the
+    commercial partition, as the log-delivery service (regions opened since August 2022 use only that)."""
     objects = f"arn:{partition}:s3:::{bucket}"
+    principal = {"AWS": elb_account_arn, **({"Service": ELB_LOG_DELIVERY} if partition == "aws" else {})}
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ElbWritesAccessLogs", "Effect": "Allow",
-         "Principal": {"AWS": elb_account_arn, "Service": ELB_LOG_DELIVERY},
+        {"Sid": "ElbWritesAccessLogs", "Effect": "Allow", "Principal": principal,
          "Action": "s3:PutObject", "Resource": f"{objects}/{prefix}/AWSLogs/{account}/*"},
         {"Sid": "HttpsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
          "Resource": [objects, f"{objects}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
@@ -52,7 +54,9 @@ class AlbAccessLogs(pulumi.ComponentResource):
     """Outputs: bucket (its name), prefix."""
 
     bucket: pulumi.Output[str]
+    """The bucket's name, once ELB may write to it (its policy exists)."""
     prefix: pulumi.Output[str]
+    """The key prefix the ALB writes under."""
 
     def __init__(self, name: str, args: AlbAccessLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, AlbAccessLogsArgs)

@@ -51,7 +51,9 @@ class VpcFlowLogs(pulumi.ComponentResource):
     """Key, log group, delivery role and its policy, flow log. Outputs: log_group_name, flow_log_id."""
 
     log_group_name: pulumi.Output[str]
+    """The CloudWatch log group the flow log writes to."""
     flow_log_id: pulumi.Output[str]
+    """The flow log's id (fl-...)."""
 
     def __init__(self, name: str, args: VpcFlowLogsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, VpcFlowLogsArgs)

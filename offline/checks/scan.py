@@ -27,11 +27,11 @@ from typing import Any
 
 import yaml
 
-from .kube.api_server import _whole_numbers, is_api_object, unwrap_secrets
+from ..kube.api_server import _whole_numbers, is_api_object, unwrap_secrets
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".ci" / "checkov-venv" / "bin" / "checkov"
-ALLOWLIST = Path(__file__).parent / "checks" / "checkov-allowlist.yaml"
+ALLOWLIST = Path(__file__).parent / "checkov-allowlist.yaml"
 
 # Pulumi type token -> terraform resource type, for every AWS type the program registers
 # (tests/test_security_scan.py fails on an AWS type missing here, so a new one cannot go unscanned).
@@ -128,7 +128,7 @@ def terraform_plan(records: Iterable) -> dict:
     records = list(records)
     unknown = sorted({r.type for r in records if r.type.startswith("aws:") and r.custom and r.type not in TF_TYPES})
     if unknown:
-        raise KeyError(f"no terraform type for {', '.join(unknown)}: add it to offline/scan.py TF_TYPES")
+        raise KeyError(f"no terraform type for {', '.join(unknown)}: add it to offline/checks/scan.py TF_TYPES")
     addresses = {r.urn: f"{TF_TYPES[r.type]}.{re.sub(r'[^A-Za-z0-9_-]', '_', r.name)}"
                  for r in records if r.type in TF_TYPES}
     resources, configuration = [], []
