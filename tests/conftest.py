@@ -68,3 +68,23 @@ def probe_project(directory: Path, program: str) -> Path:
     (directory / "Pulumi.test.yaml").write_text("config:\n  aws:region: us-east-1\n")
     (directory / "__main__.py").write_text(program)
     return directory
+
+
+# The dev stack and the variants the security tests scan (checkov, image digests), each run once per
+# session. Records only: moto stops with each run, so only what the program registered can be read back.
+SCAN_VARIANTS = {"dev": {}, "flannel": {"cni": "flannel"}, "vxlan": {"encapsulation": "vxlan"},
+                 "ipvs-node-local-dns": {"kubeProxyMode": "ipvs", "nodeLocalDns": True}}
+
+
+@pytest.fixture(scope="session")
+def variant_records(dev_records):
+    """variant -> the records of its run (see SCAN_VARIANTS; the dev stack's is dev_records')."""
+    out = {"dev": list(dev_records.records.values())}
+    for label, config in SCAN_VARIANTS.items():
+        if label == "dev":
+            continue
+        with OfflineEngine(ROOT, "dev", config) as engine:
+            result = engine.run()
+        assert result.ok, f"{label}: {result.error}"
+        out[label] = list(result.records.values())
+    return out

@@ -62,7 +62,10 @@ def test_annotations_are_ones_the_pinned_controller_accepts(https):
     settings = IngressSettings(certificate_arn=CERT if https else None)
     ann = alb_ingress.annotations(settings)
     assert alb_checks.annotation_problems(ann, "ingressAnnotations", "test") == []
-    assert ann["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    # Public only with HTTPS (or an explicit allowHttp, below): plain HTTP stays inside the VPC (issue 13).
+    assert ann["alb.ingress.kubernetes.io/scheme"] == ("internet-facing" if https else "internal")
+    assert alb_ingress.annotations(IngressSettings(allow_http=True))["alb.ingress.kubernetes.io/scheme"] == \
+        "internet-facing"
     assert ann["alb.ingress.kubernetes.io/target-type"] == "instance"
     assert ann["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
     obj = alb_ingress.ingress("webapp", "webapp", "webapp-nodeport", "http", settings)

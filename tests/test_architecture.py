@@ -27,8 +27,8 @@ K8SNET_LAYERS = {
     "": {"shared", "config", "stack", *DOMAINS},  # k8snet/__init__.py (lazy exports)
 }
 OFFLINE_LAYERS = {
-    "aws": set(), "kube": set(),
-    "harness": {"aws", "kube"},
+    "aws": set(), "kube": set(), "tls": {"kube"},  # tls: the pulumi-tls provider's model
+    "harness": {"aws", "kube", "tls"},
     "checks": {"harness", "kube", "aws"},
     "flows": {"harness", "kube", "aws", "checks"},
     # offline/__init__.py, __main__.py

@@ -115,7 +115,7 @@ def test_schema_covers_every_contract_key():
         "nodePodCidrPrefix", "serviceCidr", "nodes", "instanceType", "cni", "encapsulation", "routeTableQuota",
         "apiPublicAccessCidrs", "kubeProxyMode", "coredns", "nodeLocalDns",
         "appNamespace", "appNodePort", "externalNames", "networkPolicy", "retainData",
-        "ingress",
+        "ingress", "appLoadBalancer", "adminPrincipalArns", "deletionProtection", "logRetentionDays", "vpcFlowLogs",
     }
 
 

@@ -18,6 +18,7 @@ from k8snet.config.errors import ConfigError
 from k8snet.app.manifests import APP_FILES
 from k8snet.app.policy_eval import Endpoint, allowed
 from conftest import probe_project
+from offline.kube.api_server import unwrap_secrets
 from offline.checks import app as app_checks
 from offline import report
 from offline.kube.schemas import KubeSchemas
@@ -94,13 +95,21 @@ def test_data_is_kept_on_destroy_unless_opted_out(run_stack, tmp_path, retain):
 
 def test_passwords_are_secret_end_to_end(run_stack, tmp_path):
     result, engine = _run(run_stack, tmp_path)
-    secret = next(o for o in engine.kube.objects.values() if o["kind"] == "Secret")
-    plaintexts = set(secret["stringData"].values())
+    secrets = {o["metadata"]["name"]: o for o in engine.kube.objects.values() if o["kind"] == "Secret"}
+    plaintexts = set(secrets["mysql-credentials"]["stringData"].values())
     assert len(plaintexts) == 2 and all(len(p) == 32 and p.isalnum() for p in plaintexts)
     for pw in result.of_type("random:index/randomPassword:RandomPassword"):
         assert render_value(pw.outputs["result"]) == "[secret]"
-    (secret_record,) = result.of_type("kubernetes:core/v1:Secret")
-    assert render_value(secret_record.inputs["stringData"]) == "[secret]"  # the whole map, as sent
+    # The database's TLS key (pulumi-tls) is as secret as the passwords.
+    tls_key = secrets["mysql-tls"]["stringData"]["tls.key"]
+    assert "PRIVATE KEY" in tls_key
+    plaintexts.add(tls_key.strip().splitlines()[1])  # a line of the key's body
+    for key in result.of_type("tls:index/privateKey:PrivateKey"):  # the CA's key too
+        assert render_value(key.outputs["privateKeyPem"]) == "[secret]"
+        plaintexts.add(unwrap_secrets(key.outputs["privateKeyPem"]).strip().splitlines()[1])
+    assert len(plaintexts) == 4
+    for secret_record in result.of_type("kubernetes:core/v1:Secret"):
+        assert render_value(secret_record.inputs["stringData"]) == "[secret]"  # the whole map, as sent
     # Nowhere else: not in any other object, registered input/output, export, log line or report.
     visible = [render_value(r.inputs) + render_value(r.outputs) for r in result.resources]
     visible += [json.dumps(o) for o in engine.kube.objects.values() if o["kind"] != "Secret"]
@@ -174,7 +183,9 @@ def test_nlb_is_provisioned_by_the_load_balancer_controller():
     assert lb["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
     ann = lb["metadata"]["annotations"]
     assert ann["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "instance"
-    assert ann["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    # Internal and reachable from the VPC only, unless a stack makes it public (issue 13).
+    assert ann["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    assert lb["spec"]["loadBalancerSourceRanges"] == ["192.168.0.0/16"]
 
 
 # --- the checks catch what they are for ---------------------------------------------------------

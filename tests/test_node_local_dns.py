@@ -51,11 +51,16 @@ def test_daemonset_flags_capabilities_and_probe():
     ds = m.daemonset(("169.254.20.10", "10.100.0.10"))
     pod = ds["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert c["image"] == "registry.k8s.io/dns/k8s-dns-node-cache:1.26.7"
-    assert c["args"] == ["-localip", "169.254.20.10,10.100.0.10", "-conf", "/etc/Corefile",
+    assert c["image"].startswith("registry.k8s.io/dns/k8s-dns-node-cache:1.26.4@sha256:")
+    assert c["args"] == ["-localip", "169.254.20.10,10.100.0.10", "-conf", "/run/node-cache/Corefile",
                          "-upstreamsvc", "kube-dns-upstream"]
     assert m.local_ips_of(ds) == ("169.254.20.10", "10.100.0.10")
-    assert c["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    # Least privilege (issue 13): read-only root, the two capabilities node-cache needs, default seccomp.
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_ADMIN", "NET_BIND_SERVICE"]}
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert set(c["resources"]["limits"]) == {"cpu", "memory"}
     assert c["livenessProbe"]["httpGet"] == {"host": "169.254.20.10", "path": "/health", "port": 8080}
     assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "Default"
     assert pod["priorityClassName"] == "system-node-critical"
@@ -64,6 +69,7 @@ def test_daemonset_flags_capabilities_and_probe():
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes[mounts["/etc/coredns"]]["configMap"]["items"] == [{"key": "Corefile", "path": "Corefile.base"}]
     assert volumes[mounts["/run/xtables.lock"]]["hostPath"] == {"path": "/run/xtables.lock", "type": "FileOrCreate"}
+    assert "emptyDir" in volumes[mounts["/run/node-cache"]]  # where -conf is written: the root is read-only
 
 
 def test_upstream_service_selects_the_coredns_pods_on_udp_and_tcp():

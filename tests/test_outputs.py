@@ -69,7 +69,7 @@ def test_diagram_shows_each_node_block_and_its_pod_route_in_every_private_table(
     for n in (1, 2, 3):
         assert f"node{n}\\npods 10.1.{n}.0/24\\nsrc/dst check off" in dot
         assert dot.count(f'[label="10.1.{n}.0/24", color=darkgreen') == 2  # one route per private table
-    assert "NLB (internet-facing)" in dot and "ALB (internet-facing)" in dot
+    assert "NLB (internal)" in dot and "ALB (internet-facing)" in dot  # the dev stack: internal NLB, public ALB (allowHttp)
     svg = diagram.render(result, tmp_path / "net.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "node1" in svg
     # docs/network-dev.svg is rendered from this DOT; Graphviz versions differ in their SVG bytes, so the

@@ -36,7 +36,7 @@ def test_dev_stack_sets_region_and_the_documents_values():
 
 
 def test_requirements_are_pinned():
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", "requirements-dev.txt", "requirements-checkov.txt"):
         for line in (ROOT / name).read_text().splitlines():
             line = line.split("#")[0].strip()
             if line and not line.startswith("-r ") and line != "-e .":  # -e .: the project's own package

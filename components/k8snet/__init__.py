@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from .cni import Calico, CalicoArgs, Flannel, FlannelArgs
     from .config import ConfigError, Plan, StackConfig, load_plan, parse_config
     from .dns import NodeLocalDns, NodeLocalDnsArgs
-    from .ingress import AlbIngress, AlbIngressArgs, LoadBalancerController, LoadBalancerControllerArgs
-    from .network import Network, NetworkArgs, PodRoutes, PodRoutesArgs
+    from .ingress import (AlbAccessLogs, AlbAccessLogsArgs, AlbIngress, AlbIngressArgs, LoadBalancerController,
+                          LoadBalancerControllerArgs)
+    from .network import Network, NetworkArgs, PodRoutes, PodRoutesArgs, VpcFlowLogs, VpcFlowLogsArgs
     from .nodes import WorkerNodeArgs, WorkerNodes, WorkerNodesArgs
     from .stack import KubernetesNetworking, KubernetesNetworkingArgs, deploy
 
@@ -31,6 +32,7 @@ COMPONENTS = {
     "Network": "network", "PodRoutes": "network", "WorkerNodes": "nodes", "Cluster": "cluster",
     "ClusterAddons": "cluster", "Calico": "cni", "Flannel": "cni", "NodeLocalDns": "dns", "ExampleApp": "app",
     "LoadBalancerController": "ingress", "AlbIngress": "ingress", "KubernetesNetworking": "stack",
+    "VpcFlowLogs": "network", "AlbAccessLogs": "ingress",
 }
 __getattr__, __all__ = lazy.exports(__name__, {
     **COMPONENTS,

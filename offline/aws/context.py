@@ -45,6 +45,9 @@ class AwsContext:
     region: str
     route_table_quota: int = 50
     account_id: str = DEFAULT_ACCOUNT_ID
+    # Who runs pulumi: a user, or the role the stack's aws:assumeRoles names (getCallerIdentity answers a
+    # session of it). EKS gives the creator bootstrap admin; the Kubernetes provider runs as this identity.
+    assumed_role: str | None = None
     ec2: object = field(init=False)
     partition: str = field(init=False)  # aws, aws-cn, aws-us-gov: what aws.get_partition() answers
     dns_suffix: str = field(init=False)  # amazonaws.com, amazonaws.com.cn
@@ -52,6 +55,8 @@ class AwsContext:
     eks_clusters: dict = field(default_factory=dict)
     eks_access_entries: dict = field(default_factory=dict)
     eks_addons: dict = field(default_factory=dict)
+    eks_access_policies: dict = field(default_factory=dict)  # (cluster, principal) -> {policy ARN: scope}
+    s3_config: dict = field(default_factory=dict)  # bucket -> {policy, encryption, ...: inputs}
 
     def __post_init__(self) -> None:
         self.ec2 = ec2_backends[self.account_id][self.region]
@@ -65,6 +70,18 @@ class AwsContext:
     def arn(self, service: str, resource: str, region: str | None = None, account: str | None = None) -> str:
         return f"arn:{self.partition}:{service}:{self.region if region is None else region}:" \
                f"{self.account_id if account is None else account}:{resource}"
+
+    @property
+    def caller_arn(self) -> str:
+        if self.assumed_role:
+            return (f"arn:{self.partition}:sts::{self.account_id}:assumed-role/"
+                    f"{self.assumed_role.rsplit('/', 1)[-1]}/pulumi")
+        return f"arn:{self.partition}:iam::{self.account_id}:user/offline"
+
+    @property
+    def caller_principal(self) -> str:
+        """The IAM principal behind ``caller_arn`` (what EKS access entries name)."""
+        return self.assumed_role or self.caller_arn
 
     @property
     def private_dns_suffix(self) -> str:

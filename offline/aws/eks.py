@@ -120,7 +120,13 @@ def cluster(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     c.certificate_authority = {"data": ca}
     ctx.eks_clusters[cluster_name] = {"version": version, "authenticationMode": mode,
                                       "bootstrapSelfManagedAddons": inputs.get("bootstrapSelfManagedAddons", True),
-                                      "serviceIpv4Cidr": svc or "10.100.0.0/16"}
+                                      "serviceIpv4Cidr": svc or "10.100.0.0/16",
+                                      "deletionProtection": bool(inputs.get("deletionProtection", False))}
+    if access.get("bootstrapClusterCreatorAdminPermissions", True):
+        # EKS makes the creator a cluster admin by an access entry of its own (user guide, "Grant IAM users
+        # access to Kubernetes with EKS access entries": the creator's entry and its policy).
+        ctx.eks_access_entries[(cluster_name, ctx.caller_principal)] = "STANDARD"
+        ctx.eks_access_policies[(cluster_name, ctx.caller_principal)] = {CLUSTER_ADMIN: "cluster"}
     return cluster_name, {
         **inputs,
         "name": cluster_name,
@@ -150,7 +156,8 @@ def access_entry(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         raise AwsRejection("InvalidRequestException", "The cluster's authentication mode must be set to one of "
                            "[API, API_AND_CONFIG_MAP] to perform this operation.")
     kind = inputs.get("type", "STANDARD")  # its values, and groups only for STANDARD: constraints.py
-    if not any(r.arn == principal for r in _iam(ctx).roles.values()):
+    iam = _iam(ctx)
+    if not any(p.arn == principal for p in [*iam.roles.values(), *iam.users.values()]):
         raise AwsRejection("InvalidParameterException", f"The specified principalArn is invalid: {principal}")
     key = (cluster_name, principal)
     if key in ctx.eks_access_entries:
@@ -162,6 +169,45 @@ def access_entry(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         "userName": "system:node:{{EC2PrivateDNSName}}" if kind == "EC2_LINUX" else inputs.get("userName", principal),
         "accessEntryArn": ctx.arn("eks", f"access-entry/{cluster_name}/role/{_hex(principal, length=12)}"),
     }
+
+
+# EKS access policies (EKS user guide, "Review access policy permissions"): what an association may name.
+CLUSTER_ADMIN = "AmazonEKSClusterAdminPolicy"
+ACCESS_POLICIES = {CLUSTER_ADMIN, "AmazonEKSAdminPolicy", "AmazonEKSEditPolicy", "AmazonEKSViewPolicy",
+                   "AmazonEKSAdminViewPolicy"}  # arn:<partition>:eks::aws:cluster-access-policy/<name>
+
+
+def access_policy_association(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
+    """An access policy for a principal that has a STANDARD access entry (EC2_LINUX entries take none)."""
+    cluster_name, principal, policy = inputs["clusterName"], inputs["principalArn"], inputs["policyArn"]
+    _require_cluster(ctx, cluster_name)
+    kind = ctx.eks_access_entries.get((cluster_name, principal))
+    if kind is None:
+        raise AwsRejection("ResourceNotFoundException", f"The specified principalArn could not be found: {principal}")
+    if kind != "STANDARD":
+        raise AwsRejection("InvalidParameterException", f"Access policies can only be associated with access entries "
+                           f"of type STANDARD; {principal} is {kind}")
+    prefix = f"arn:{ctx.partition}:eks::aws:cluster-access-policy/"
+    if not policy.startswith(prefix) or policy[len(prefix):] not in ACCESS_POLICIES:
+        raise AwsRejection("InvalidParameterException", f"The specified policyArn is invalid: {policy}")
+    scope = inputs.get("accessScope") or {}
+    if scope.get("type") not in ("cluster", "namespace") or (scope.get("type") == "namespace") != bool(
+            scope.get("namespaces")):
+        raise AwsRejection("InvalidParameterException", "accessScope: type cluster, or type namespace with namespaces")
+    ctx.eks_access_policies.setdefault((cluster_name, principal), {})[policy[len(prefix):]] = scope["type"]
+    return f"{cluster_name}#{principal}#{policy}", {**inputs, "associatedAt": "2026-11-21T00:00:00Z"}
+
+
+def cluster_admin_problem(ctx: AwsContext) -> str | None:
+    """Why the Kubernetes provider, which runs as the identity running pulumi, would be refused by this stack's
+    cluster: that identity holds no cluster-scoped AmazonEKSClusterAdminPolicy there (None: it does)."""
+    for cluster_name in ctx.eks_clusters:
+        policies = ctx.eks_access_policies.get((cluster_name, ctx.caller_principal), {})
+        if policies.get(CLUSTER_ADMIN) != "cluster":
+            return (f"the server has asked for the client to provide credentials ({ctx.caller_principal} has no "
+                    f"access entry with AmazonEKSClusterAdminPolicy on {cluster_name}: no bootstrap admin, and not "
+                    "in adminPrincipalArns)")
+    return None
 
 
 def addon(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
@@ -191,5 +237,6 @@ def addon(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
 HANDLERS = {
     "aws:eks/cluster:Cluster": cluster,
     "aws:eks/accessEntry:AccessEntry": access_entry,
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": access_policy_association,
     "aws:eks/addon:Addon": addon,
 }

@@ -120,8 +120,31 @@ def open_id_connect_provider(ctx: AwsContext, name: str, inputs: dict) -> tuple[
     return p.arn, {**inputs, "arn": p.arn}
 
 
+def _key_policy_keeps_admin(ctx: AwsContext, policy: str) -> bool:
+    """KMS's lockout safety check: the new policy must still let the caller change it (directly, or by
+    trusting the account root, which delegates to IAM)."""
+    try:
+        statements = json.loads(policy).get("Statement") or []
+    except json.JSONDecodeError:
+        raise AwsRejection("MalformedPolicyDocumentException", "The key policy is not valid JSON.") from None
+    admins = {f"arn:{ctx.partition}:iam::{ctx.account_id}:root", ctx.account_id, ctx.caller_principal}
+    for st in statements:
+        principal = st.get("Principal") or {}
+        aws_principals = principal.get("AWS", []) if isinstance(principal, dict) else []
+        aws_principals = aws_principals if isinstance(aws_principals, list) else [aws_principals]
+        actions = st.get("Action") if isinstance(st.get("Action"), list) else [st.get("Action")]
+        if st.get("Effect") == "Allow" and admins & set(aws_principals) and \
+                any(a in ("kms:*", "kms:PutKeyPolicy", "*") for a in actions):
+            return True
+    return False
+
+
 def kms_key(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
     kms = kms_backends[ctx.account_id][ctx.region]
+    policy = inputs.get("policy")
+    if policy and not inputs.get("bypassPolicyLockoutSafetyCheck") and not _key_policy_keeps_admin(ctx, policy):
+        raise AwsRejection("MalformedPolicyDocumentException", "The new key policy will not allow you to update the "
+                           "key policy in the future.")
     key = kms.create_key(inputs.get("policy"), inputs.get("keyUsage", "ENCRYPT_DECRYPT"),
                          inputs.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT"), inputs.get("description", ""), None)
     if inputs.get("enableKeyRotation"):

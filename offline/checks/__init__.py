@@ -5,7 +5,8 @@
 security group and the policies, per mode), ``alb`` (the load balancer controller, Ingresses, NLB Services),
 ``dns`` (Corefile, node-local-dns, kubelet), ``nodes`` (kubelet's maxPods vs nodeadm's reservation),
 ``destroy`` (what each deletion needs still exists in Pulumi's reverse dependency order), ``hosts`` (Calico
-keeps pods off the nodes' own addresses). ``run_all`` is what the CLI and the tests run.
+keeps pods off the nodes' own addresses), ``security`` (image digests, admission policies, log encryption and
+delivery, access logs). ``run_all`` is what the CLI and the tests run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def forwarded_from(cfg) -> tuple[str, ...]:
 
 def run_all(result, engine) -> list[str]:
     """Every problem the checks find in a successful run (empty when all hold)."""
-    from . import alb, app, cni, destroy, dns, forwarding, hosts, nodes, routes
+    from . import alb, app, cni, destroy, dns, forwarding, hosts, nodes, routes, security
     from .stack import stack_config
 
     cfg = stack_config(result)
@@ -32,4 +33,5 @@ def run_all(result, engine) -> list[str]:
             + app.flow_problems(objects, cfg.app_namespace, str(cfg.vpc_cidr), forwarded_from(cfg))
             + alb.check_run(result, engine.kube, ec2) + dns.check_run(result, engine.kube.objects)
             + nodes.check_run(result) + forwarding.check_run(result, engine.kube, ec2)
-            + destroy.check_run(result) + hosts.check_run(result, engine.kube, ec2))
+            + destroy.check_run(result) + hosts.check_run(result, engine.kube, ec2)
+            + security.check_run(result, engine))

@@ -10,6 +10,7 @@ with ``preview=False`` so every output resolves and every ``apply`` runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import runpy
@@ -102,7 +103,7 @@ class _InlineExecutor(ThreadPoolExecutor):
 
 # Errors a run reports as its one message, by class name (ConfigError lives in the program's
 # own package, which the engine does not import), and the kind each is reported as.
-_ERROR_KINDS = {"AwsRejection": "aws", "KubeRejection": "kubernetes", "ConfigError": "config",
+_ERROR_KINDS = {"AwsRejection": "aws", "KubeRejection": "kubernetes", "TlsRejection": "tls", "ConfigError": "config",
                 "ProjectError": "config", "DuplicateUrn": "program"}
 
 
@@ -126,9 +127,21 @@ def _root_cause(exc: BaseException) -> BaseException:
         if type(current).__name__ in _ERROR_KINDS:
             return current
         todo += [e for e in (current.__cause__, current.__context__) if e is not None]
-    while exc.__cause__ is not None:  # otherwise the original error, not the runtime's re-raise
+    visited = {id(exc)}  # the original error, not the runtime's re-raise; a cause chain may loop on itself
+    while exc.__cause__ is not None and id(exc.__cause__) not in visited:
         exc = exc.__cause__
+        visited.add(id(exc))
     return exc
+
+
+def _assumed_role(config: ResolvedConfig) -> str | None:
+    """The role the stack's AWS provider assumes (aws:assumeRoles[0].roleArn): who the run acts as."""
+    try:
+        roles = json.loads(config.get("aws:assumeRoles") or "[]")
+    except json.JSONDecodeError:
+        return None
+    roles = [roles] if isinstance(roles, dict) else roles
+    return roles[0].get("roleArn") if roles and isinstance(roles[0], dict) else None
 
 
 class OfflineEngine:
@@ -145,6 +158,7 @@ class OfflineEngine:
         self.route_table_quota = route_table_quota
         self.region: str | None = None
         self.kube: KubeContext | None = None
+        self.aws: AwsContext | None = None  # the simulated account's state moto does not keep (EKS access, S3)
         self._moto = None
 
     # moto lives as long as the engine, so tests can read back what the run created.
@@ -178,6 +192,7 @@ class OfflineEngine:
         if (problem := region_problem(self.region)) is not None:  # the provider refuses it too
             return RunResult(config, {}, error=f"aws:region: {problem}", error_kind="config")
         quota = self.route_table_quota or int(config.get(ROUTE_QUOTA_KEY, AWS_DEFAULT_ROUTE_QUOTA))
+        self._assumed_role = _assumed_role(config)  # who the run acts as (aws:assumeRoles)
         monitor = self._monitor(quota)
         log = _LogCollector()
         self._configure(config, monitor, log)
@@ -193,10 +208,10 @@ class OfflineEngine:
             cause = _root_cause(exc)
             result.error = str(cause)
             result.error_kind = _ERROR_KINDS.get(type(cause).__name__, "program")
-            if result.error_kind in ("aws", "kubernetes"):
+            if result.error_kind in ("aws", "kubernetes", "tls"):
                 failed = getattr(cause, "registration", None) or (monitor.failed[0] if monitor.failed else None)
                 where = f"{failed.type} {failed.name}: " if failed else ""
-                who = "AWS" if result.error_kind == "aws" else "the Kubernetes API server"
+                who = {"aws": "AWS", "kubernetes": "the Kubernetes API server", "tls": "the tls provider"}[result.error_kind]
                 result.error = f"{who} rejected {where}{cause}"
             elif result.error_kind == "program":
                 result.error = f"{type(cause).__name__}: {cause}"
@@ -213,7 +228,8 @@ class OfflineEngine:
         """A new account and API server for the run (offline.harness.lifecycle keeps them across runs)."""
         # The API server takes its version and service CIDR from the EKS cluster once one is created.
         self.kube = KubeContext(region=self.region)  # what the simulated API server holds, for tests to read back
-        return RecordingMonitor(MotoMocks(AwsContext(region=self.region, route_table_quota=quota), self.kube))
+        self.aws = AwsContext(region=self.region, route_table_quota=quota, assumed_role=self._assumed_role)
+        return RecordingMonitor(MotoMocks(self.aws, self.kube))
 
     def _configure(self, config: ResolvedConfig, monitor: RecordingMonitor, log: _LogCollector) -> None:
         # A previous run's unfinished (e.g. refused) work must not leak into this one.

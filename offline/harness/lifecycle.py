@@ -205,7 +205,8 @@ class Lifecycle(OfflineEngine):
     def _monitor(self, quota: int) -> RecordingMonitor:
         if self._mocks is None:  # one account and API server for the stack's whole life
             self.kube = KubeContext(region=self.region)
-            self._mocks = MotoMocks(AwsContext(region=self.region, route_table_quota=quota), self.kube)
+            self.aws = AwsContext(region=self.region, route_table_quota=quota, assumed_role=self._assumed_role)
+            self._mocks = MotoMocks(self.aws, self.kube)
         self._monitor_ = UpdatingMonitor(self._mocks, self.state, self._replace, self.steps)
         return self._monitor_
 

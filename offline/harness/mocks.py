@@ -14,11 +14,14 @@ from ..aws import constraints
 from ..aws import ec2 as aws_ec2
 from ..aws import eks as aws_eks
 from ..aws import iam as aws_iam
+from ..aws import logs as aws_logs
+from ..aws import s3 as aws_s3
 from ..aws.context import AwsContext
 from ..aws.rules import AwsRejection
 from ..kube import helm
 from ..kube.addons import addon_objects
-from ..kube.api_server import KubeContext, _whole_numbers, is_api_object, unwrap_secrets
+from ..kube.api_server import KubeContext, KubeRejection, _whole_numbers, is_api_object, unwrap_secrets
+from .. import tls as tls_provider
 
 # Kubernetes versions whose EKS AL2023 AMI parameters exist, per the EKS version calendar
 # (1.29-1.35 released on EKS by Jan 2026; 1.35 in standard support until Mar 2027).
@@ -43,7 +46,8 @@ class MotoMocks(pulumi.runtime.Mocks):
     def __init__(self, ctx: AwsContext, kube: KubeContext | None = None):
         self.ctx = ctx
         self.kube = kube
-        self.handlers = {**aws_ec2.HANDLERS, **aws_iam.HANDLERS, **aws_eks.HANDLERS}
+        self.handlers = {**aws_ec2.HANDLERS, **aws_iam.HANDLERS, **aws_eks.HANDLERS, **aws_logs.HANDLERS,
+                         **aws_s3.HANDLERS, **tls_provider.HANDLERS}
         self._eks_amis: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs, salt: str = "") -> tuple[str | None, dict]:
@@ -53,6 +57,10 @@ class MotoMocks(pulumi.runtime.Mocks):
         # Ids drawn from moto's RNG depend only on the resource's identity, not on what else
         # the stack holds or in which order resources arrive: reruns are reproducible.
         mock_random.seed(stable_seed(args.typ, args.name, *((salt,) if salt else ())))
+        if self.kube is not None and args.typ.startswith("kubernetes:"):
+            # The Kubernetes provider talks to the cluster as the identity running pulumi.
+            if (why := aws_eks.cluster_admin_problem(self.ctx)) is not None:
+                raise KubeRejection("Unauthorized", why)
         if self.kube is not None and is_api_object(args.typ):
             return self.kube.create(args.typ, dict(args.inputs))
         if self.kube is not None and args.typ == HELM_RELEASE:
@@ -77,7 +85,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 for obj in addon_objects(dict(args.inputs), self.kube.service_cidr, self.ctx.region):
                     self.kube.install(obj)  # what the add-on puts into the cluster
             return created
-        except AwsRejection:
+        except (AwsRejection, tls_provider.TlsRejection):
             raise
         except Exception as exc:  # moto's own validation errors carry AWS error codes
             code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
@@ -115,10 +123,12 @@ class MotoMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ctx.account_id,
-                "arn": f"arn:{ctx.partition}:iam::{ctx.account_id}:user/offline",
+                "arn": ctx.caller_arn,
                 "userId": "AIDAOFFLINEENGINE",
                 "id": ctx.account_id,
             }
+        if token == "aws:elb/getServiceAccount:getServiceAccount":
+            return aws_logs.elb_service_account(ctx.region, ctx.partition)
         if token == "aws:index/getRegion:getRegion":
             return {"name": ctx.region, "region": ctx.region, "id": ctx.region,
                     "endpoint": f"ec2.{ctx.region}.{ctx.dns_suffix}", "description": ctx.region}

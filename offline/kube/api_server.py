@@ -23,6 +23,7 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
+from . import admission
 from .schemas import KubeSchemas, UnknownKind
 
 NODE_PORT_RANGE = range(30000, 32768)  # kube-apiserver --service-node-port-range default
@@ -129,6 +130,8 @@ class KubeContext:
             raise KubeRejection("NotFound", str(exc)) from None
         meta = obj.get("metadata") or {}
         name = meta.get("name") or ""
+        if obj["kind"] == "ValidatingAdmissionPolicy":  # CEL is compiled on create
+            problems += admission.compile_errors(obj)
         if problems:
             raise KubeRejection("Invalid", f"{obj['kind']} {name!r} is invalid: " + "; ".join(problems))
         namespace = meta.get("namespace")

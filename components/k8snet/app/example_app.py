@@ -12,11 +12,29 @@ import pulumi_random as random
 from ..shared.args import checked
 from ..shared import options
 from ..shared.kube import kube_resource, resource_name
+from . import load_balancer
 from . import manifests as m
+from .tls import database_tls
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
 
 # What `pulumi destroy` leaves in place while retainData is on. The namespace too: deleting it would
 # garbage-collect the StatefulSet's claim, and the claim is what a later `pulumi up` re-attaches.
 _RETAINED = {("v1", "Namespace"), ("apps/v1", "StatefulSet"), ("storage.k8s.io/v1", "StorageClass")}
+
+
+class LoadBalancerArgs(TypedDict):
+    public: NotRequired[bool]
+    """Internet-facing NLB (default false: internal, reachable from the VPC)."""
+    certificate_arn: NotRequired[str]
+    """ACM certificate in the stack's region: TLS on 443."""
+    source_ranges: NotRequired[list[str]]
+    """CIDRs allowed to connect (default: the VPC when internal, 0.0.0.0/0 when public)."""
+    allow_http: NotRequired[bool]
+    """Accept a public NLB without certificate_arn (plain HTTP)."""
 
 
 class ExampleAppArgs(TypedDict):
@@ -43,6 +61,8 @@ class ExampleAppArgs(TypedDict):
     forwarded_from: NotRequired[list[str]]
     """CIDRs kube-proxy's forwarded web traffic comes from besides the VPC: the pod CIDR with an overlay
     (the sending node's tunnel address; docs/data-path.md). Default none."""
+    load_balancer: NotRequired[LoadBalancerArgs]
+    """The webapp's NLB (default: internal, from the VPC only)."""
 
 
 class ExampleApp(pulumi.ComponentResource):
@@ -68,9 +88,14 @@ class ExampleApp(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExampleAppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, ExampleAppArgs)
         given = {k: v for k, v in args.items() if v is not None}
+        problems: list[str] = []
+        lb = load_balancer.parse({_camel(k): v for k, v in (given.get("load_balancer") or {}).items()},
+                                 lambda key, why: problems.append(f"{key}: {why}"))
+        if problems:
+            raise ValueError("invalid ExampleApp load_balancer:" + "".join(f"\n  - {p}" for p in problems))
         settings = m.AppSettings(**{**given, "external_names": dict(given.get("external_names") or {}),
                                     "dns_ips": tuple(given.get("dns_ips") or ()),
-                                    "forwarded_from": tuple(given.get("forwarded_from") or ())})
+                                    "forwarded_from": tuple(given.get("forwarded_from") or ()), "load_balancer": lb})
         super().__init__("k8snet:index:ExampleApp", name, None, opts)
         after = options.dependencies(opts)
         # Alphanumeric only: the mysql image's entrypoint splices the passwords into SQL quotes.
@@ -79,7 +104,9 @@ class ExampleApp(pulumi.ComponentResource):
                                        min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
             for key in ("mysql-root-password", "mysql-password")
         }
-        objects = m.all_objects(settings, passwords["mysql-root-password"].result, passwords["mysql-password"].result)
+        db_tls = database_tls(f"{name}-mysql-tls", settings.namespace, settings.mysql_tls_names, self)
+        objects = m.all_objects(settings, passwords["mysql-root-password"].result, passwords["mysql-password"].result,
+                                (db_tls.ca_cert, db_tls.cert, db_tls.key, db_tls.fingerprint))
         created: dict[tuple[str, str], pulumi.CustomResource] = {}
         ns = None
         for obj in objects:

@@ -2,9 +2,8 @@
 checks in offline/checks/app.py and the schema tests run on them without Pulumi. The component
 (k8snet/app/example_app.py) registers each one; values may be Pulumi Outputs (the passwords).
 
-Images are pinned by tag to what docker-library/official-images publishes (library/mysql, library/nginx,
-library/python at commit 37079fb336f5, 2026-08-21). Digests are not pinned: no primary source for them
-was reachable offline (docs/app.md).
+Images are pinned by tag and digest in k8snet/shared/images.py (tags from docker-library/official-images
+at commit 37079fb336f5, 2026-08-21; digests and their sources there).
 """
 
 from __future__ import annotations
@@ -15,12 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..shared import images
+from . import load_balancer
+from .load_balancer import LoadBalancerSettings
+
 # The app's own files (code, nginx config, schema): the ConfigMaps and the tests read the same files.
 APP_FILES = Path(__file__).parent / "files"
 
-MYSQL_IMAGE = "docker.io/library/mysql:8.4.11"  # 8.4 LTS, Oracle Linux 9 variant (Dockerfile.oracle)
-NGINX_IMAGE = "docker.io/library/nginx:1.30.4"  # stable line, Debian trixie
-PYTHON_IMAGE = "docker.io/library/python:3.14.7-slim-trixie"  # the app needs only the standard library
+MYSQL_IMAGE = images.MYSQL  # 8.4 LTS, Oracle Linux 9 variant (Dockerfile.oracle)
+NGINX_IMAGE = images.NGINX  # stable line, Debian trixie
+PYTHON_IMAGE = images.PYTHON  # the app needs only the standard library
 
 NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver --service-node-port-range default
 SERVICE_NAMES = {"ClusterIP": "webapp", "NodePort": "webapp-nodeport", "LoadBalancer": "webapp-lb",
@@ -30,17 +33,19 @@ WEBAPP_LABELS = {"app": "webapp"}
 MYSQL_LABELS = {"app": "mysql"}
 NGINX_UID, MYSQL_UID = 101, 999  # the images' own nginx and mysql users
 SECRET_NAME = "mysql-credentials"
+TLS_SECRET = "mysql-tls"  # kubernetes.io/tls: tls.crt, tls.key and ca.crt (k8snet/app/tls.py)
+TLS_DIR, CA_DIR = "/etc/mysql-tls", "/etc/mysql-ca"  # mysqld's certificate; the webapp's CA (ca.crt only)
 WEB_PORT_NAME = "http"  # the webapp Services' port (80 -> nginx); the ALB Ingress backend names it
 WEB_CONTAINER_PORT = 80  # nginx's port in the webapp pod: what kube-proxy forwards NodePort/NLB/ALB traffic to
 
 # AWS Load Balancer Controller (kubernetes-sigs/aws-load-balancer-controller docs/guide/service/nlb.md and
 # annotations.md, v2.17.1 and v3.5.0 alike): with spec.loadBalancerClass service.k8s.aws/nlb the controller,
-# not the cloud provider, provisions an NLB. Scheme defaults to internal. Client IP preservation is off so
+# not the cloud provider, provisions an NLB. Internal unless the stack makes it public (with TLS), and
+# reachable only from its source ranges (k8snet/app/load_balancer.py). Client IP preservation is off so
 # NLB traffic reaches the nodes from the NLB's own VPC addresses (see network policies below).
 NLB_CLASS = "service.k8s.aws/nlb"
 NLB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance",
-    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=false",
 }
 KUBE_DNS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}
@@ -66,6 +71,7 @@ class AppSettings:
     # Where kube-proxy's forwarded web traffic comes from besides the VPC: with an overlay, the sending
     # node's tunnel address, inside the pod CIDR (k8snet.cni.dataplane.forwarded_source_cidrs).
     forwarded_from: tuple[str, ...] = ()
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()  # the NLB: internal by default
 
     @property
     def storage_class(self) -> str:
@@ -74,6 +80,14 @@ class AppSettings:
     @property
     def mysql_host(self) -> str:
         return f"{SERVICE_NAMES['Headless']}.{self.namespace}.svc.cluster.local"
+
+    @property
+    def mysql_tls_names(self) -> list[str]:
+        """Every name the server certificate carries: the Service, short and full (DB_HOST is the full one),
+        and the pod's own record, so a client may reach mysqld by any of them and still verify it."""
+        service, pod = SERVICE_NAMES["Headless"], "mysql-0"
+        return [f"{service}.{self.namespace}.svc", self.mysql_host, f"{pod}.{service}.{self.namespace}.svc",
+                f"{pod}.{service}.{self.namespace}.svc.cluster.local"]
 
 
 def _meta(name: str, namespace: str | None, labels: Mapping[str, str] | None = None, **extra) -> dict:
@@ -123,6 +137,12 @@ def secret(s: AppSettings, root_password: Any, password: Any) -> dict:
             "stringData": {"root-password": root_password, "password": password}}
 
 
+def tls_secret(s: AppSettings, ca_cert: Any, cert: Any, key: Any) -> dict:
+    """mysqld's certificate, key and CA (values: the pulumi-tls outputs; the key stays a secret Output)."""
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(TLS_SECRET, s.namespace), "type": "kubernetes.io/tls",
+            "stringData": {"tls.crt": cert, "tls.key": key, "ca.crt": ca_cert}}
+
+
 def storage_class(s: AppSettings) -> dict:
     return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": _meta(s.storage_class, None),
             "provisioner": "ebs.csi.aws.com",  # the EBS CSI driver add-on
@@ -138,7 +158,7 @@ def _tmp(name: str = "tmp") -> dict:
 
 def webapp_deployment(s: AppSettings) -> dict:
     env = {"DB_HOST": s.mysql_host, "DB_PORT": "3306", "DB_NAME": DATABASE, "DB_USER": DB_USER,
-           "DB_PASSWORD_FILE": "/var/run/secrets/db/password", "DB_TLS": "required",
+           "DB_PASSWORD_FILE": "/var/run/secrets/db/password", "DB_CA_FILE": f"{CA_DIR}/ca.crt",
            "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": "8080",  # only nginx, over localhost, reaches the app
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     nginx = {
@@ -161,10 +181,15 @@ def webapp_deployment(s: AppSettings) -> dict:
         "livenessProbe": {"exec": {"command": ["python3", "-c", "import urllib.request as u; "
                                                "u.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]},
                           "periodSeconds": 15, "timeoutSeconds": 5},
+        # Ready when serving; whether the database answers is nginx's /readyz (the Service's readiness).
+        "readinessProbe": {"exec": {"command": ["python3", "-c", "import urllib.request as u; "
+                                                "u.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]},
+                           "periodSeconds": 10, "timeoutSeconds": 5},
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [{"name": "code", "mountPath": "/app", "readOnly": True},
                          {"name": "db-password", "mountPath": "/var/run/secrets/db", "readOnly": True},
+                         {"name": "db-ca", "mountPath": CA_DIR, "readOnly": True},
                          {"name": "app-tmp", "mountPath": "/tmp"}],
     }
     pod = {
@@ -182,6 +207,9 @@ def webapp_deployment(s: AppSettings) -> dict:
                     {"name": "nginx-conf", "configMap": {"name": "webapp-nginx"}},
                     {"name": "db-password", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440,
                                                        "items": [{"key": "password", "path": "password"}]}},
+                    # Only the CA: the server's key never reaches the webapp's pods.
+                    {"name": "db-ca", "secret": {"secretName": TLS_SECRET, "defaultMode": 0o444,
+                                                 "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
                     _tmp("nginx-tmp"), _tmp("app-tmp")],
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("webapp", s.namespace, WEBAPP_LABELS),
@@ -199,7 +227,8 @@ def pod_disruption_budget(s: AppSettings) -> dict:
                      "unhealthyPodEvictionPolicy": "AlwaysAllow"}}  # a broken pod never blocks a node drain
 
 
-def mysql_statefulset(s: AppSettings) -> dict:
+def mysql_statefulset(s: AppSettings, tls_fingerprint: Any = "") -> dict:
+    """``tls_fingerprint``: sha256 of the served certificate; a new certificate restarts mysqld."""
     secrets_dir = "/run/secrets/mysql"
     env = {"MYSQL_ROOT_PASSWORD_FILE": f"{secrets_dir}/root-password", "MYSQL_PASSWORD_FILE": f"{secrets_dir}/password",
            "MYSQL_DATABASE": DATABASE, "MYSQL_USER": DB_USER,
@@ -207,13 +236,17 @@ def mysql_statefulset(s: AppSettings) -> dict:
     mysql = {
         "name": "mysql", "image": MYSQL_IMAGE,
         # A subdirectory: the root of an ext4 EBS volume holds lost+found, which mysqld --initialize refuses.
-        "args": ["--datadir=/var/lib/mysql/data", "--skip-name-resolve"],
+        # TLS only over TCP (the local socket the entrypoint's init uses stays allowed), with our certificate.
+        "args": ["--datadir=/var/lib/mysql/data", "--skip-name-resolve", "--require-secure-transport=ON",
+                 f"--ssl-ca={TLS_DIR}/ca.crt", f"--ssl-cert={TLS_DIR}/tls.crt", f"--ssl-key={TLS_DIR}/tls.key",
+                 "--tls-version=TLSv1.2,TLSv1.3"],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "ports": [{"name": "mysql", "containerPort": 3306, "protocol": "TCP"}],
         # First start initialises the data directory on a socket only; give it time before liveness counts.
         "startupProbe": {"tcpSocket": {"port": "mysql"}, "periodSeconds": 10, "failureThreshold": 60},
         "livenessProbe": {"tcpSocket": {"port": "mysql"}, "periodSeconds": 10, "failureThreshold": 3},
-        # `mysqladmin ping` exits 0 whenever the server answers, even "access denied": no credentials needed.
+        # `mysqladmin ping` exits 0 whenever the server answers, even "access denied": no credentials needed
+        # (its default ssl-mode PREFERRED negotiates TLS, which require_secure_transport wants).
         "readinessProbe": {"exec": {"command": ["mysqladmin", "ping", "--protocol=TCP", "--host=127.0.0.1",
                                                 "--connect-timeout=2"]}, "periodSeconds": 10, "timeoutSeconds": 5},
         "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
@@ -221,6 +254,7 @@ def mysql_statefulset(s: AppSettings) -> dict:
         "volumeMounts": [{"name": "data", "mountPath": "/var/lib/mysql"},
                          {"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True},
                          {"name": "credentials", "mountPath": secrets_dir, "readOnly": True},
+                         {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
                          {"name": "run", "mountPath": "/var/run/mysqld"},
                          {"name": "files", "mountPath": "/var/lib/mysql-files"},
                          {"name": "tmp", "mountPath": "/tmp"}],
@@ -233,6 +267,7 @@ def mysql_statefulset(s: AppSettings) -> dict:
         "containers": [mysql],
         "volumes": [{"name": "init", "configMap": {"name": "mysql-init"}},
                     {"name": "credentials", "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440}},
+                    {"name": "tls", "secret": {"secretName": TLS_SECRET, "defaultMode": 0o440}},  # fsGroup 999 reads
                     {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}}, {"name": "files", "emptyDir": {"sizeLimit": "16Mi"}},
                     _tmp()],
     }
@@ -241,7 +276,8 @@ def mysql_statefulset(s: AppSettings) -> dict:
             "spec": {"replicas": 1, "serviceName": SERVICE_NAMES["Headless"], "selector": {"matchLabels": MYSQL_LABELS},
                      "persistentVolumeClaimRetentionPolicy": {"whenDeleted": keep, "whenScaled": "Retain"},
                      "template": {"metadata": {"labels": MYSQL_LABELS, "annotations": {
-                         "k8snet.io/config-sha256": _digest(file_text("init.sql"))}}, "spec": pod},
+                         "k8snet.io/config-sha256": _digest(file_text("init.sql")),
+                         "k8snet.io/tls-sha256": tls_fingerprint}}, "spec": pod},
                      "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                          "accessModes": ["ReadWriteOnce"], "storageClassName": s.storage_class,
                          "resources": {"requests": {"storage": s.storage_size}}}}]}}
@@ -249,6 +285,8 @@ def mysql_statefulset(s: AppSettings) -> dict:
 
 def services(s: AppSettings) -> list[dict]:
     web_port = [{"name": WEB_PORT_NAME, "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    lb = s.load_balancer
+    nlb = dict(sorted({**NLB_ANNOTATIONS, **load_balancer.annotations(lb)}.items()))
 
     def svc(kind, spec, **meta):
         return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(SERVICE_NAMES[kind], s.namespace, **meta),
@@ -260,8 +298,10 @@ def services(s: AppSettings) -> list[dict]:
         svc("NodePort", {"type": "NodePort", "selector": WEBAPP_LABELS, "externalTrafficPolicy": "Cluster",
                          "ports": [{**web_port[0], "nodePort": s.node_port}]}),
         svc("LoadBalancer", {"type": "LoadBalancer", "loadBalancerClass": NLB_CLASS, "selector": WEBAPP_LABELS,
-                             "externalTrafficPolicy": "Cluster", "ports": web_port},
-            annotations=NLB_ANNOTATIONS if s.await_load_balancer else {**NLB_ANNOTATIONS, "pulumi.com/skipAwait": "true"}),
+                             "externalTrafficPolicy": "Cluster", "loadBalancerSourceRanges": lb.ranges(s.vpc_cidr),
+                             # With a certificate the NLB listens with TLS on 443 and forwards TCP to port 80.
+                             "ports": [{**web_port[0], "name": "https", "port": 443}] if lb.tls else web_port},
+            annotations={**nlb, "pulumi.com/skipAwait": "true"} if not s.await_load_balancer else nlb),
         # Headless: DNS returns the pod itself (mysql-0.mysql.<ns>.svc.cluster.local); the StatefulSet's serviceName.
         svc("Headless", {"clusterIP": "None", "selector": MYSQL_LABELS,
                          "ports": [{"name": "mysql", "port": 3306, "targetPort": "mysql", "protocol": "TCP"}]}),
@@ -303,10 +343,14 @@ def network_policies(s: AppSettings) -> list[dict]:
     ]
 
 
-def all_objects(s: AppSettings, root_password: Any = "root-password", password: Any = "password") -> list[dict]:
-    """Everything the component registers, in dependency order (namespace first)."""
+def all_objects(s: AppSettings, root_password: Any = "root-password", password: Any = "password",
+                tls: tuple[Any, Any, Any, Any] = ("ca", "cert", "key", "")) -> list[dict]:
+    """Everything the component registers, in dependency order (namespace first). ``tls``: CA certificate,
+    server certificate, server key and the certificate's fingerprint (k8snet/app/tls.py)."""
+    ca_cert, cert, key, fingerprint = tls
     objects = [namespace(s), service_account(s, "webapp"), service_account(s, "mysql"), *config_maps(s),
-               secret(s, root_password, password), storage_class(s), mysql_statefulset(s), webapp_deployment(s),
+               secret(s, root_password, password), tls_secret(s, ca_cert, cert, key), storage_class(s),
+               mysql_statefulset(s, fingerprint), webapp_deployment(s),
                pod_disruption_budget(s), *services(s)]
     if s.network_policy:
         objects += network_policies(s)

@@ -5,8 +5,10 @@
 - API authentication mode: access entries, not the aws-auth ConfigMap; the node role gets an
   EC2_LINUX access entry so kubelets can join;
 - control-plane ENIs in the private subnets, secrets envelope-encrypted with a KMS key of its
-  own, every control-plane log type on, private endpoint always on, public endpoint only for
-  the configured CIDRs;
+  own, every control-plane log type on (kept 365 days by default, KMS-encrypted), private endpoint
+  always on, public endpoint only for the configured CIDRs, deletion protection on by default;
+- cluster admins by access entry (``admin_principal_arns``, AmazonEKSClusterAdminPolicy), and then
+  no bootstrap admin for the creator (k8snet/cluster/access.py: fixed at creation);
 - the IAM OIDC provider for IRSA, the kube-proxy add-on (which needs no nodes to become
   ACTIVE), and a Kubernetes provider that later components receive (the nodes' join, their
   nodeadm user data, belongs to WorkerNodes).
@@ -22,9 +24,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..shared.args import checked
-from ..shared import iam_documents, partition, tags
+from ..shared import iam_documents, log_groups, partition, tags
 from ..shared.iam_roles import role_with_policies
-from . import addon_versions, kube_proxy
+from . import access, addon_versions, kube_proxy
 from .kubeconfig import kubeconfig
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -32,6 +34,8 @@ CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 # Nodes without the VPC CNI: join and pull images. No AmazonEKS_CNI_Policy (no aws-node to use
 # it). ECR pull-only is the narrower successor of ContainerRegistryReadOnly (EKS node IAM role guide).
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+# Creation-only (k8snet/cluster/access.py): a change must not replace an existing cluster.
+BOOTSTRAP_ADMIN = "accessConfig.bootstrapClusterCreatorAdminPermissions"
 
 
 class ClusterArgs(TypedDict):
@@ -52,7 +56,15 @@ class ClusterArgs(TypedDict):
     kube_proxy_mode: NotRequired[str]
     """'iptables' (default) or 'ipvs', set through the kube-proxy add-on."""
     log_retention_days: NotRequired[int]
-    """Retention of the control-plane log group (default 30)."""
+    """Retention of the control-plane log group, a CloudWatch Logs value (default 365; CIS EKS 2.1.2)."""
+    deletion_protection: NotRequired[bool]
+    """EKS deletion protection (default true): DeleteCluster fails until it is turned off and applied."""
+    admin_principal_arns: NotRequired[list[str]]
+    """IAM roles/users given cluster admin by access entry; given any, the creator gets no bootstrap admin."""
+    kubeconfig_profile: NotRequired[str]
+    """AWS CLI profile the kubeconfig's `aws eks get-token` runs with (the stack's aws:profile)."""
+    kubeconfig_role_arn: NotRequired[str]
+    """Role the kubeconfig's `aws eks get-token --role-arn` assumes (the stack's aws:assumeRoles)."""
     tags: NotRequired[dict[str, str]]
     """Tags added to every resource."""
 
@@ -101,25 +113,26 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # --- secrets envelope encryption -------------------------------------------------------
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         key = aws.kms.Key(
             f"{name}-secrets",
             description=f"EKS secrets envelope encryption for {cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # KMS's default policy, written out (an explicit policy is reviewable; CKV2_AWS_64). EKS uses the key
+            # through the cluster role's grant, created with the cluster.
+            policy=account.apply(lambda a: iam_documents.dumps(iam_documents.kms_key_policy(aws_partition.name, a))),
             tags=base_tags,
             opts=child,
         )
         aws.kms.Alias(f"{name}-secrets", name=f"alias/eks/{cluster_name}-secrets", target_key_id=key.key_id,
                       opts=child)
 
-        # --- control-plane logs: the group exists first, so its retention applies ------------
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/eks/{cluster_name}/cluster",  # the name EKS writes to
-            retention_in_days=args.get("log_retention_days", 30),
-            tags=base_tags,
-            opts=child,
-        )
+        # --- control-plane logs: the group exists first, so its retention and key apply --------
+        _, log_group = log_groups.encrypted_log_group(
+            f"{name}-logs", f"/aws/eks/{cluster_name}/cluster",  # the name EKS writes to
+            args.get("log_retention_days", 365), args["region"], f"EKS control-plane logs of {cluster_name}",
+            base_tags, self)
 
         # An extra group on the control-plane ENIs that the node rules reference (the EKS-created
         # cluster security group is managed by EKS and also attached).
@@ -142,6 +155,7 @@ class Cluster(pulumi.ComponentResource):
 
         public_cidrs = list(args.get("public_access_cidrs") or [])
         public = bool(public_cidrs)
+        admins = list(args.get("admin_principal_arns") or [])
         cluster = aws.eks.Cluster(
             f"{name}-eks",
             name=cluster_name,
@@ -150,9 +164,11 @@ class Cluster(pulumi.ComponentResource):
             bootstrap_self_managed_addons=False,
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                # The identity running `pulumi up` administers the cluster (the provider uses it).
-                bootstrap_cluster_creator_admin_permissions=True,
+                # Without admin principals the identity running `pulumi up` administers the cluster (the
+                # provider uses it); with them, only they do. Creation-only: later changes are ignored.
+                bootstrap_cluster_creator_admin_permissions=not admins,
             ),
+            deletion_protection=args.get("deletion_protection", True),
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=list(args["subnet_ids"]),
                 security_group_ids=[cp_sg.id],
@@ -170,7 +186,8 @@ class Cluster(pulumi.ComponentResource):
             ),
             enabled_cluster_log_types=list(LOG_TYPES),
             tags=base_tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, log_group],
+                                        ignore_changes=[BOOTSTRAP_ADMIN]),
         )
 
         # --- IRSA: the cluster's OIDC issuer as an IAM identity provider -----------------------
@@ -192,7 +209,7 @@ class Cluster(pulumi.ComponentResource):
         # Nodes boot with the profile: its role must already carry the policies they join with.
         profile = aws.iam.InstanceProfile(f"{name}-node-profile", role=node_role.name, tags=base_tags,
                                           opts=pulumi.ResourceOptions(parent=self, depends_on=node_attachments))
-        access = aws.eks.AccessEntry(
+        node_access = aws.eks.AccessEntry(
             f"{name}-nodes",
             cluster_name=cluster.name,
             principal_arn=node_role.arn,
@@ -200,6 +217,19 @@ class Cluster(pulumi.ComponentResource):
             tags=base_tags,
             opts=child,
         )
+
+        # Cluster admins by access entry (EKS user guide, "Grant IAM users access to Kubernetes with EKS access
+        # entries"): a STANDARD entry, then the cluster-scoped AmazonEKSClusterAdminPolicy association.
+        admin_grants = []
+        for arn in admins:
+            slug = f"{name}-admin-{access.principal_slug(arn)}"
+            entry = aws.eks.AccessEntry(slug, cluster_name=cluster.name, principal_arn=arn, type="STANDARD",
+                                        tags=base_tags, opts=child)
+            admin_grants.append(aws.eks.AccessPolicyAssociation(
+                f"{slug}-cluster-admin", cluster_name=cluster.name, principal_arn=arn,
+                policy_arn=access.CLUSTER_ADMIN_POLICY.format(partition=aws_partition.name),
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry])))
 
         kube_proxy_addon = aws.eks.Addon(
             f"{name}-kube-proxy",
@@ -216,8 +246,9 @@ class Cluster(pulumi.ComponentResource):
         )
 
         ca = cluster.certificate_authority.data
+        identity = access.KubeconfigIdentity(args.get("kubeconfig_profile"), args.get("kubeconfig_role_arn"))
         config_text = pulumi.Output.all(cluster.endpoint, ca).apply(
-            lambda ec: kubeconfig(cluster_name, ec[0], ec[1], args["region"])
+            lambda ec: kubeconfig(cluster_name, ec[0], ec[1], args["region"], identity)
         )
         self.kubeconfig = pulumi.Output.secret(config_text)
         # Everything the provider talks to exists once the cluster has its access entries and
@@ -226,7 +257,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access, kube_proxy_addon]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_access, kube_proxy_addon, *admin_grants]),
         )
 
         self.name = cluster.name

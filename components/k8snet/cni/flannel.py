@@ -64,10 +64,13 @@ class FlannelArgs(TypedDict):
     """Enforce NetworkPolicy with kube-network-policies (default false)."""
     kubectl_image: NotRequired[str]
     """Image of the podCIDR assigner's patch step."""
+    node_names: NotRequired[dict[str, pulumi.Input[str]]]
+    """Node config name -> its Kubernetes node name: the assigner's RBAC then names only these Nodes."""
 
 
 class Flannel(pulumi.ComponentResource):
-    """flannel Release + podCIDR assigner (RBAC and one DaemonSet ``<name>-podcidr-<node>`` per node).
+    """flannel Release + podCIDR assigner (RBAC, its admission policy and one DaemonSet ``<name>-podcidr-<node>``
+    per node).
     Pass the cluster's Kubernetes provider and what to wait for in ``opts``.
 
     Outputs: pod_cidrs (node -> assigned podCIDR), backend, mtu, namespace.
@@ -94,14 +97,20 @@ class Flannel(pulumi.ComponentResource):
         ns, _ = chart.install(self, f"{name}-release", namespace=NAMESPACE, labels={}, release="flannel",
                               chart=CHART, version=CHART_VERSION, repo=CHART_REPO, values=values, after=after)
 
-        objs = pod_cidr_assigner.rbac(NAMESPACE)
+        node_names = args.get("node_names") or {}
+        objs = pod_cidr_assigner.rbac(NAMESPACE, [node_names[n] for n in sorted(node_names)])
         sa = kube_resource(f"{name}-podcidr-sa", objs["ServiceAccount"], options.child(self, [ns]))
         role = kube_resource(f"{name}-podcidr-role", objs["ClusterRole"], options.child(self, after))
         binding = kube_resource(f"{name}-podcidr-binding", objs["ClusterRoleBinding"], options.child(self, [sa, role]))
+        # The policy is in force before any assigner pod can send a patch.
+        policy = kube_resource(f"{name}-podcidr-policy", pod_cidr_assigner.admission_policy(NAMESPACE, blocks),
+                               options.child(self, after))
+        policy_binding = kube_resource(f"{name}-podcidr-policy-binding", pod_cidr_assigner.admission_binding(),
+                                       options.child(self, [policy]))
         image = args.get("kubectl_image", pod_cidr_assigner.KUBECTL_IMAGE)
         for node, block in blocks.items():
             kube_resource(f"{name}-podcidr-{node}", pod_cidr_assigner.daemonset(node, block, NAMESPACE, image),
-                          options.child(self, [ns, sa, binding]))
+                          options.child(self, [ns, sa, binding, policy_binding]))
 
         self.pod_cidrs = pulumi.Output.from_input({node: str(block) for node, block in blocks.items()})
         self.backend = pulumi.Output.from_input(backend(encapsulation))

@@ -9,6 +9,7 @@ from ipaddress import ip_network
 from ..ingress.settings import region_problem
 from ..nodes import nodeadm
 from ..nodes.instance_types import InstanceType, Offered, lookup as lookup_instance_types
+from . import security
 from .errors import ConfigError
 from .stack_config import StackConfig, load_stack_config
 from .zones import assign_zones, lookup_zones, select_zones
@@ -21,6 +22,7 @@ class Plan:
     zones: tuple[str, ...]  # the stack's availability zones, sorted by name
     node_zones: dict[str, str]  # node name -> zone
     instance_types: dict[str, InstanceType] = field(default_factory=dict)  # the nodes' types
+    warnings: tuple[str, ...] = ()  # weaker choices the stack made on purpose: the preview prints them
 
     @property
     def node_blocks(self) -> dict[str, str]:
@@ -29,19 +31,21 @@ class Plan:
 
 
 def plan(config: StackConfig, region: str, available_zones: Sequence[str],
-         offered: Offered | None = None) -> Plan:
+         offered: Offered | None = None, caller_arn: str | None = None) -> Plan:
     """Pure: the plan for ``config`` in ``region``, whose standard zones are ``available_zones`` and whose
-    instance type offerings are ``offered`` (None: not looked up, e.g. in unit tests)."""
+    instance type offerings are ``offered`` (None: not looked up, e.g. in unit tests); ``caller_arn``: the
+    identity running pulumi (checked against adminPrincipalArns)."""
     problems = []
     if (problem := region_problem(config.ingress, region)) is not None:
         problems.append(f"ingress.certificateArn: {problem}")
+    problems += security.region_problems(config, region)
     if offered is not None:
         problems += _instance_type_problems(config, offered)
     if problems:
         raise ConfigError(problems)
     zones = select_zones(config.availability_zones, available_zones)
     return Plan(config, region, tuple(zones), assign_zones(config.nodes, zones),
-                dict(offered.types) if offered is not None else {})
+                dict(offered.types) if offered is not None else {}, tuple(security.warnings(config, caller_arn)))
 
 
 def _instance_type_problems(config: StackConfig, offered: Offered) -> list[str]:
@@ -69,7 +73,13 @@ def lookup_plan(config: StackConfig, region: str, parent=None) -> Plan:
     """The plan, after asking AWS (invokes, with the provider of ``parent`` if given) for the region's
     zones and for the nodes' instance types."""
     types = {config.instance_type, *(n.instance_type for n in config.nodes)}
-    return plan(config, region, lookup_zones(parent), lookup_instance_types(types, region, parent))
+    caller = None
+    if config.admin_principal_arns:  # who runs pulumi: must it be listed? (k8snet/cluster/access.py)
+        import pulumi
+        import pulumi_aws as aws
+
+        caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=parent)).arn
+    return plan(config, region, lookup_zones(parent), lookup_instance_types(types, region, parent), caller)
 
 
 def load_plan() -> Plan:

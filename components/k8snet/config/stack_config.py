@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
+from ..app import load_balancer as app_load_balancer
 from ..app import manifests as app_manifests
-from ..cluster import addon_versions, kube_proxy
+from ..app.load_balancer import LoadBalancerSettings
+from ..cluster import access, addon_versions, kube_proxy
+from ..cluster.access import KubeconfigIdentity
 from ..dns import settings as dns_config
 from ..dns.corefile import CorednsSettings
 from ..ingress import settings as ingress_settings
 from ..network import addressing, routing
+from ..shared import log_groups
 from .errors import ConfigError
 
 NAMESPACE = "k8s-networking"
@@ -63,7 +67,7 @@ SCHEMA: dict[str, ConfigKey] = {
         "integer", routing.DEFAULT_ROUTE_QUOTA, "Your account's 'Routes per route table' quota (L-93826ACB)."
     ),
     "apiPublicAccessCidrs": ConfigKey(
-        "array", ["0.0.0.0/0"],
+        "array", [],
         "CIDRs allowed to the public API endpoint (still IAM-authenticated); [] = private endpoint only.",
     ),
     "kubeProxyMode": ConfigKey("string", "iptables", "kube-proxy mode of the EKS add-on: 'iptables' or 'ipvs'."),
@@ -79,8 +83,17 @@ SCHEMA: dict[str, ConfigKey] = {
     # The ALB Ingress (k8snet/ingress/alb_ingress.py, docs/ingress.md).
     "ingress": ConfigKey(
         "object", {},
-        "The webapp's ALB Ingress: {enabled?, host?, paths?, certificateArn?, healthCheckPath?}.",
+        "The webapp's ALB Ingress: {enabled?, host?, paths?, certificateArn?, healthCheckPath?, allowHttp?, "
+        "accessLogs?, wafAclArn?}.",
     ),
+    # Security (issue 13; docs/security.md): exposure, access, detection and retention.
+    "appLoadBalancer": ConfigKey(
+        "object", {}, "The webapp's NLB: {public?, certificateArn?, sourceRanges?, allowHttp?}; internal by default."),
+    "adminPrincipalArns": ConfigKey(
+        "array", [], "IAM roles/users made cluster admins by access entry; given any, the creator gets no bootstrap admin."),
+    "deletionProtection": ConfigKey("boolean", True, "EKS deletion protection: the cluster cannot be deleted until it is off."),
+    "logRetentionDays": ConfigKey("integer", 365, "Retention of control-plane and VPC flow logs (a CloudWatch Logs value)."),
+    "vpcFlowLogs": ConfigKey("boolean", True, "VPC flow logs (all traffic) to a KMS-encrypted CloudWatch log group."),
 }
 
 CNIS = ("calico", "flannel")
@@ -155,11 +168,17 @@ class StackConfig:
     external_names: Mapping[str, str]  # Service name -> external DNS name
     network_policy: bool
     retain_data: bool
-    api_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    api_public_access_cidrs: tuple[str, ...] = ()
     kube_proxy_mode: str = "iptables"
     ingress: ingress_settings.IngressSettings = ingress_settings.IngressSettings()
     coredns: CorednsSettings = CorednsSettings()
     node_local_dns: bool = False
+    app_load_balancer: LoadBalancerSettings = LoadBalancerSettings()
+    admin_principal_arns: tuple[str, ...] = ()
+    deletion_protection: bool = True
+    log_retention_days: int = 365
+    vpc_flow_logs: bool = True
+    kubeconfig_identity: KubeconfigIdentity = KubeconfigIdentity()  # from aws:profile / aws:assumeRoles
 
     @property
     def pod_blocks(self) -> dict[str, IPv4Network]:
@@ -318,9 +337,10 @@ def _parse_nodes(raw: dict, default_type: str | None, problems: _Problems) -> li
     return nodes
 
 
-def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
+def parse_config(raw: Mapping[str, Any], stack: str, aws_settings: Mapping[str, Any] | None = None) -> StackConfig:
     """Validate raw config values (missing keys take schema defaults) into a StackConfig.
 
+    ``aws_settings``: the stack's ``aws:profile`` / ``aws:assumeRoles`` (the kubeconfig's identity).
     Raises ConfigError listing every problem; nothing else may raise for bad input.
     """
     problems = _Problems()
@@ -448,6 +468,13 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
     app_ns, node_port, external = _parse_app(values, problems)
     ingress = ingress_settings.parse_settings(values["ingress"], problems.add)
     coredns = dns_config.parse(values["coredns"], pod, svc, problems.add)
+    app_lb = app_load_balancer.parse(values["appLoadBalancer"], problems.add)
+    admins = access.parse_admin_principals(values["adminPrincipalArns"], problems.add)
+    retention = values["logRetentionDays"]
+    if retention is not None and (why := log_groups.retention_problem(retention)):
+        problems.add("logRetentionDays", why)
+    identity = access.parse_identity(aws_settings.get("aws:profile"), aws_settings.get("aws:assumeRoles"),
+                                     problems.add) if aws_settings else access.KubeconfigIdentity()
 
     if problems:
         raise ConfigError(problems)
@@ -476,6 +503,12 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         ingress=ingress,
         coredns=coredns,
         node_local_dns=values["nodeLocalDns"],
+        app_load_balancer=app_lb,
+        admin_principal_arns=admins,
+        deletion_protection=values["deletionProtection"],
+        log_retention_days=retention,
+        vpc_flow_logs=values["vpcFlowLogs"],
+        kubeconfig_identity=identity,
     )
 
 
@@ -514,7 +547,8 @@ def parse_program_config(values: Mapping[str, Any], stack: str) -> StackConfig:
     """``parse_config`` over config as a program receives it: every ``namespace:key`` -> value (strings;
     maps and lists as JSON text). Keys of other namespaces (``aws:region``) are ignored."""
     prefix = f"{NAMESPACE}:"
-    return parse_config({k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}, stack)
+    aws_settings = {k: v for k, v in values.items() if k in ("aws:profile", "aws:assumeRoles")}
+    return parse_config({k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}, stack, aws_settings)
 
 
 def load_stack_config() -> StackConfig:

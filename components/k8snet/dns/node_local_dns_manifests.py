@@ -2,7 +2,7 @@
 kubelet setting it implies. Pure; components/node_local_dns.py registers the objects.
 
 Sources: kubernetes/kubernetes cluster/addons/dns/nodelocaldns (nodelocaldns.yaml and README),
-kubernetes/dns cmd/node-cache (flags, iptables rules, Corefile templating; tag 1.26.7), the
+kubernetes/dns cmd/node-cache (flags, iptables rules, Corefile templating; tag 1.26.4), the
 Kubernetes task "Using NodeLocal DNSCache in Kubernetes clusters". Written for this project, not
 copied; differences from the reference manifest are listed in docs/dns.md.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..network import addressing
+from ..shared import images
 from .corefile import CLUSTER_DOMAIN, Directive, ServerBlock, render
 
 NAME = "node-local-dns"
@@ -33,13 +34,17 @@ NAMESPACE = "kube-system"
 UPSTREAM_SERVICE = "kube-dns-upstream"
 # The link-local address the Kubernetes docs use; any address that collides with nothing works.
 LOCAL_IP = "169.254.20.10"
-# kubernetes/dns tag 1.26.7 (2025-10-16), promoted as registry.k8s.io/dns/k8s-dns-node-cache (docs/dns.md).
-IMAGE = "registry.k8s.io/dns/k8s-dns-node-cache:1.26.7"
+# registry.k8s.io/dns/k8s-dns-node-cache, tag and digest (and why 1.26.4) in k8snet/shared/images.py.
+IMAGE = images.NODE_CACHE
 HEALTH_PORT = 8080  # node-cache's -health-port default; the health plugin listens on LOCAL_IP only
 METRICS_PORT = 9253  # the reference manifest's prometheus port (CoreDNS's own 9153 may be taken)
 DENIAL_TTL = 5  # negative answers for cluster names: StatefulSet pods polling for peers see them soon
 CACHE_CAPACITY = 9984  # the cache plugin's default size (256 shards x 39)
-COREFILE_PATH = "/etc/Corefile"  # written by node-cache from the mounted Corefile.base
+# node-cache renders Corefile.base into the file CoreDNS's -conf flag names (cmd/node-cache/main.go: -conf
+# overrides -corefile, default /etc/Corefile; app/configmap.go updateCorefile writes it with os.WriteFile,
+# at start and on every ConfigMap change). The root filesystem is read-only, so it goes to an emptyDir.
+RENDER_DIR = "/run/node-cache"
+COREFILE_PATH = f"{RENDER_DIR}/Corefile"
 CONFIG_DIR = "/etc/coredns"  # node-cache's -basecorefile default: /etc/coredns/Corefile.base
 LABELS = {"k8s-app": NAME}
 KUBE_DNS_LABELS = {"k8s-app": "kube-dns"}  # the CoreDNS add-on's pods
@@ -119,26 +124,43 @@ def args(listen: Sequence[str]) -> list[str]:
     return ["-localip", ",".join(listen), "-conf", COREFILE_PATH, "-upstreamsvc", UPSTREAM_SERVICE]
 
 
+# Hardening (issue 13). Root, because netlink and iptables need it (the capabilities below are not raised
+# for a non-root process without file capabilities), but only with:
+# - NET_ADMIN: the dummy interface and the NOTRACK/ACCEPT rules (iptables-nft talks netlink; AL2023 nodes
+#   use the nft backend, so NET_RAW, which legacy iptables' raw socket would need, stays dropped);
+# - NET_BIND_SERVICE: binding port 53.
+# A read-only root: the image's iptables-wrapper (kubernetes-sigs/iptables-wrappers main.go) cannot relink
+# /usr/sbin/iptables to the detected backend and then runs xtables-<mode>-multi itself on every call, which
+# works; the xtables lock is the host's file and the rendered Corefile goes to RENDER_DIR.
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
+                      "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN", "NET_BIND_SERVICE"]}}
+# Requests as the reference manifest; limits bound a runaway cache without throttling normal load (CoreDNS's
+# own manifest limits memory to 170Mi).
+RESOURCES = {"requests": {"cpu": "25m", "memory": "5Mi"}, "limits": {"cpu": "1", "memory": "170Mi"}}
+
+
 def daemonset(listen: Sequence[str], image: str = IMAGE) -> dict:
+    health = {"httpGet": {"host": LOCAL_IP, "path": "/health", "port": HEALTH_PORT}, "timeoutSeconds": 5}
     container = {
         "name": "node-cache",
         "image": image,
         "args": args(listen),
-        # NET_ADMIN: the dummy interface and the NOTRACK/ACCEPT iptables rules. Runs as root (binds :53).
-        "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
-        "resources": {"requests": {"cpu": "25m", "memory": "5Mi"}},  # the reference manifest's requests
+        "securityContext": CONTAINER_SECURITY,
+        "resources": RESOURCES,
         "ports": [{"containerPort": 53, "name": "dns", "protocol": "UDP"},
                   {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
                   {"containerPort": METRICS_PORT, "name": "metrics", "protocol": "TCP"}],
-        "livenessProbe": {"httpGet": {"host": LOCAL_IP, "path": "/health", "port": HEALTH_PORT},
-                          "initialDelaySeconds": 60, "timeoutSeconds": 5},
+        "livenessProbe": {**health, "initialDelaySeconds": 60},
+        "readinessProbe": {**health, "periodSeconds": 10},
         "volumeMounts": [{"name": "xtables-lock", "mountPath": "/run/xtables.lock"},
-                         {"name": "config", "mountPath": CONFIG_DIR}],
+                         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                         {"name": "rendered", "mountPath": RENDER_DIR}],
     }
     pod = {
         "priorityClassName": "system-node-critical",
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "hostNetwork": True,
         "dnsPolicy": "Default",  # the node's resolver: it must not depend on cluster DNS
         "nodeSelector": {"kubernetes.io/os": "linux"},
@@ -150,6 +172,7 @@ def daemonset(listen: Sequence[str], image: str = IMAGE) -> dict:
             # kube-proxy and node-cache share the host's iptables lock.
             {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
             {"name": "config", "configMap": {"name": NAME, "items": [{"key": "Corefile", "path": "Corefile.base"}]}},
+            {"name": "rendered", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
         ],
     }
     return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta(NAME),

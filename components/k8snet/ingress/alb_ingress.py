@@ -1,4 +1,5 @@
-"""AlbIngress: an internet-facing ALB in front of a NodePort Service, through the AWS Load Balancer Controller.
+"""AlbIngress: an ALB in front of a NodePort Service, through the AWS Load Balancer Controller; internet-facing
+with a certificate (HTTPS) or an explicit ``allow_http``, internal otherwise.
 
 Instance targets: the ALB sends to every node's NodePort and kube-proxy forwards to a pod (the path the
 documents draw: client -> ALB -> node -> NodePort -> pod), so it works whatever the CNI. Annotation names
@@ -27,10 +28,24 @@ PREFIX = "alb.ingress.kubernetes.io/"
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
-def annotations(settings: IngressSettings) -> dict[str, str]:
+def load_balancer_attributes(access_logs_bucket: Any = None, prefix: str = "alb") -> Any:
+    """The ALB's attributes (annotation ``load-balancer-attributes``, a stringMap): invalid HTTP header
+    fields dropped, not forwarded (RFC 7230 names only: request smuggling via odd headers; ELB user guide,
+    "Application Load Balancer attributes"); access logs to the bucket, or explicitly off (the controller
+    only updates attributes that are listed)."""
+    fixed = "routing.http.drop_invalid_header_fields.enabled=true"
+    if access_logs_bucket is None:
+        return f"access_logs.s3.enabled=false,{fixed}"
+    return pulumi.Output.concat("access_logs.s3.bucket=", access_logs_bucket, ",access_logs.s3.enabled=true,"
+                                f"access_logs.s3.prefix={prefix},{fixed}")
+
+
+def annotations(settings: IngressSettings, access_logs_bucket: Any = None, prefix: str = "alb") -> dict[str, Any]:
     listen = [{"HTTP": 80}, {"HTTPS": 443}] if settings.https else [{"HTTP": 80}]
     out = {
-        "scheme": "internet-facing",  # public subnets (kubernetes.io/role/elb), default would be internal
+        # Public (subnets tagged kubernetes.io/role/elb) only with HTTPS or an explicit allow_http; otherwise
+        # internal (private subnets, kubernetes.io/role/internal-elb): plain HTTP stays inside the VPC.
+        "scheme": "internet-facing" if settings.internet_facing else "internal",
         "target-type": "instance",  # the NodePort on every node; pod IPs are not VPC addresses here
         "healthcheck-path": settings.health_check_path,
         "healthcheck-port": "traffic-port",  # the NodePort the target group sends to
@@ -39,11 +54,17 @@ def annotations(settings: IngressSettings) -> dict[str, str]:
     }
     if settings.https:
         out.update({"certificate-arn": settings.certificate_arn, "ssl-redirect": "443", "ssl-policy": SSL_POLICY})
+    out["load-balancer-attributes"] = load_balancer_attributes(access_logs_bucket, prefix)
+    if settings.waf_acl_arn:
+        # Regional WAFv2 only; removing the setting leaves the ACL attached (the controller changes it only
+        # when the annotation names one, or `none`): see docs/ingress.md.
+        out["wafv2-acl-arn"] = settings.waf_acl_arn
     return {PREFIX + k: v for k, v in sorted(out.items())}
 
 
 def ingress(name: str, namespace: Any, service: str, port_name: str, settings: IngressSettings,
-            ingress_class: Any = lb_controller.INGRESS_CLASS) -> dict:
+            ingress_class: Any = lb_controller.INGRESS_CLASS, access_logs_bucket: Any = None,
+            access_logs_prefix: str = "alb") -> dict:
     paths = [{"path": p, "pathType": "Prefix",
               "backend": {"service": {"name": service, "port": {"name": port_name}}}} for p in settings.paths]
     rule: dict[str, Any] = {"http": {"paths": paths}}
@@ -52,7 +73,8 @@ def ingress(name: str, namespace: Any, service: str, port_name: str, settings: I
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": name, "namespace": namespace, "annotations": annotations(settings),
+        "metadata": {"name": name, "namespace": namespace,
+                     "annotations": annotations(settings, access_logs_bucket, access_logs_prefix),
                      "labels": {"app.kubernetes.io/managed-by": "pulumi"}},
         "spec": {"ingressClassName": ingress_class, "rules": [rule]},
     }
@@ -75,12 +97,21 @@ class AlbIngressArgs(TypedDict):
     """The target group's health check path (default /healthz)."""
     ingress_class: NotRequired[pulumi.Input[str]]
     """IngressClass of the AWS Load Balancer Controller (default alb)."""
+    allow_http: NotRequired[bool]
+    """Accept an internet-facing ALB without certificate_arn (plain HTTP); default false: refused."""
+    access_logs_bucket: NotRequired[pulumi.Input[str]]
+    """S3 bucket for the ALB's access logs (AlbAccessLogs makes one); absent: access logs off."""
+    access_logs_prefix: NotRequired[str]
+    """Key prefix of the access logs in that bucket (default alb)."""
+    waf_acl_arn: NotRequired[str]
+    """A regional WAFv2 web ACL (same region) to associate with the ALB."""
 
 
 def settings_of(args: AlbIngressArgs) -> IngressSettings:
     """The args as IngressSettings, validated like the stack's ``ingress`` setting (ValueError lists every problem)."""
     raw = {"host": args.get("host"), "paths": args.get("paths", ["/"]), "certificateArn": args.get("certificate_arn"),
-           "healthCheckPath": args.get("health_check_path", "/healthz")}
+           "healthCheckPath": args.get("health_check_path", "/healthz"), "allowHttp": args.get("allow_http", False),
+           "accessLogs": args.get("access_logs_bucket") is not None, "wafAclArn": args.get("waf_acl_arn")}
     problems: list[str] = []
     settings = parse_settings({k: v for k, v in raw.items() if v is not None},
                               lambda key, why: problems.append(f"{key}: {why}"))
@@ -104,7 +135,8 @@ class AlbIngress(pulumi.ComponentResource):
         args = checked(args, AlbIngressArgs)
         settings = settings_of(args)
         obj = ingress(name, args["namespace"], args["service_name"], args["service_port_name"], settings,
-                      args.get("ingress_class", lb_controller.INGRESS_CLASS))
+                      args.get("ingress_class", lb_controller.INGRESS_CLASS), args.get("access_logs_bucket"),
+                      args.get("access_logs_prefix", "alb"))
         super().__init__("k8snet:index:AlbIngress", name, None, opts)
         created = kube_resource(f"{name}-ingress", obj, options.child(self, options.dependencies(opts)))
         # The controller writes the ALB's DNS name into the status once the ALB exists; pulumi-kubernetes

@@ -10,6 +10,7 @@ from ..shared import lazy
 
 if TYPE_CHECKING:
     from .network import Network, NetworkArgs
+    from .flow_logs import VpcFlowLogs, VpcFlowLogsArgs
     from .pod_routes import PodRoutes, PodRoutesArgs
 
 __getattr__, __all__ = lazy.exports(__name__, {
@@ -17,4 +18,6 @@ __getattr__, __all__ = lazy.exports(__name__, {
     "NetworkArgs": "network",
     "PodRoutes": "pod_routes",
     "PodRoutesArgs": "pod_routes",
+    "VpcFlowLogs": "flow_logs",
+    "VpcFlowLogsArgs": "flow_logs",
 })

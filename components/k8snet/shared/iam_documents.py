@@ -46,3 +46,11 @@ def irsa_trust(oidc_provider_arn: str, issuer_url: str, namespace: str, service_
         ],
     }
 
+
+def kms_key_policy(partition: str, account: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    """A key policy: the account administers and uses the key through IAM (KMS's default policy, written out),
+    plus ``statements``."""
+    account_statement = {"Sid": "AccountAdministersTheKey", "Effect": "Allow",
+                         "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"}, "Action": "kms:*",
+                         "Resource": "*"}
+    return {"Version": "2012-10-17", "Statement": [account_statement, *statements]}

@@ -32,6 +32,10 @@ def _classes() -> dict:
         ("networking.k8s.io/v1", "IngressClass"): k8s.networking.v1.IngressClass,
         ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
     }
 
 

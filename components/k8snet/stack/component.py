@@ -51,6 +51,23 @@ class IngressArgs(TypedDict):
     """ACM certificate in the stack's region: HTTPS on 443, 80 redirects."""
     health_check_path: NotRequired[str]
     """The ALB's health check path (default /healthz)."""
+    allow_http: NotRequired[bool]
+    """Internet-facing over plain HTTP without a certificate (default false: internal without one)."""
+    access_logs: NotRequired[bool]
+    """Access logs to an S3 bucket the stack creates (default true)."""
+    waf_acl_arn: NotRequired[str]
+    """A regional WAFv2 web ACL for the ALB."""
+
+
+class AppLoadBalancerArgs(TypedDict):
+    public: NotRequired[bool]
+    """Internet-facing NLB (default false: internal, from the VPC)."""
+    certificate_arn: NotRequired[str]
+    """ACM certificate: TLS on 443."""
+    source_ranges: NotRequired[list[str]]
+    """CIDRs allowed to connect (default: the VPC; public: 0.0.0.0/0)."""
+    allow_http: NotRequired[bool]
+    """Accept a public NLB without a certificate."""
 
 
 class KubernetesNetworkingArgs(TypedDict):
@@ -102,6 +119,20 @@ class KubernetesNetworkingArgs(TypedDict):
     """Keep MySQL's data on destroy (default true)."""
     ingress: NotRequired[IngressArgs]
     """The webapp's ALB Ingress."""
+    app_load_balancer: NotRequired[AppLoadBalancerArgs]
+    """The webapp's NLB (default: internal)."""
+    admin_principal_arns: NotRequired[list[str]]
+    """IAM roles/users made cluster admins by access entry (then no bootstrap admin for the creator)."""
+    deletion_protection: NotRequired[bool]
+    """EKS deletion protection (default true)."""
+    log_retention_days: NotRequired[int]
+    """Retention of control-plane, flow and access logs (default 365)."""
+    vpc_flow_logs: NotRequired[bool]
+    """VPC flow logs to a KMS-encrypted log group (default true)."""
+    kubeconfig_profile: NotRequired[str]
+    """AWS CLI profile for the kubeconfig's `aws eks get-token` (the provider's profile)."""
+    kubeconfig_role_arn: NotRequired[str]
+    """Role the kubeconfig's `aws eks get-token` assumes (the provider's assumed role)."""
 
 
 def _camel(name: str) -> str:
@@ -118,11 +149,11 @@ def stack_settings(args: KubernetesNetworkingArgs) -> dict[str, Any]:
     and Service names kept as given)."""
     raw: dict[str, Any] = {}
     for key, value in args.items():
-        if key == "region" or value is None:
+        if key in ("region", "kubeconfig_profile", "kubeconfig_role_arn") or value is None:
             continue
         if key == "nodes":
             value = {node: {_camel(k): v for k, v in spec.items()} for node, spec in value.items()}
-        elif key in ("coredns", "ingress"):
+        elif key in ("coredns", "ingress", "app_load_balancer"):
             value = {_camel(k): v for k, v in value.items()}
         raw[_camel(key)] = value
     return raw
@@ -187,7 +218,10 @@ class KubernetesNetworking(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubernetesNetworkingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         args = checked(args, KubernetesNetworkingArgs)
-        config = parse_config(stack_settings(args), pulumi.get_stack())  # every problem, before any resource
+        identity = {"aws:profile": args.get("kubeconfig_profile"),
+                    "aws:assumeRoles": [{"roleArn": args["kubeconfig_role_arn"]}] if args.get("kubeconfig_role_arn") else []}
+        # every problem, before any resource
+        config = parse_config(stack_settings(args), pulumi.get_stack(), identity)
         super().__init__("k8snet:index:KubernetesNetworking", name, None, opts)
         region = args.get("region")
         if not region:

@@ -23,7 +23,9 @@ from ..dns import NodeLocalDns
 from ..dns.corefile import coredns_corefile
 from ..dns.node_local_dns_manifests import kubelet_cluster_dns
 from ..ingress import AlbIngress, LoadBalancerController
+from ..ingress.access_logs import AlbAccessLogs
 from ..network import Network, PodRoutes
+from ..network.flow_logs import VpcFlowLogs
 from ..nodes import WorkerNodes
 
 
@@ -84,9 +86,17 @@ class Deployment:
         }
 
 
+def _load_balancer_args(lb) -> dict:
+    """LoadBalancerSettings as ExampleApp's ``load_balancer`` args."""
+    return {"public": lb.public, "source_ranges": list(lb.source_ranges), "allow_http": lb.allow_http,
+            **({"certificate_arn": lb.certificate_arn} if lb.certificate_arn else {})}
+
+
 def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = None) -> Deployment:
     """Register the stack described by ``plan``; every component is named ``<prefix><name>``."""
     cfg, blocks = plan.config, plan.node_blocks
+    for warning in plan.warnings:  # accepted, weaker choices: every preview says so (docs/security.md)
+        pulumi.log.warn(warning)
 
     def opts(*after: pulumi.Resource, provider: Optional[pulumi.ProviderResource] = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(after) or None)
@@ -95,11 +105,21 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
         "cluster_name": cfg.cluster_name, "vpc_cidr": str(cfg.vpc_cidr), "zones": list(plan.zones),
         "nat_gateways": cfg.nat_gateways,
     }, opts())
+    if cfg.vpc_flow_logs:
+        VpcFlowLogs(f"{prefix}flow-logs", {
+            "vpc_id": network.vpc_id, "log_group_name": f"/k8snet/{cfg.cluster_name}/vpc-flow-logs",
+            "region": plan.region, "retention_days": cfg.log_retention_days,
+        }, opts())
+    identity = cfg.kubeconfig_identity
     cluster = Cluster(f"{prefix}cluster", {
         "cluster_name": cfg.cluster_name, "kubernetes_version": cfg.kubernetes_version,
         "vpc_id": network.vpc_id, "subnet_ids": [network.private_subnet_ids[z] for z in plan.zones],
         "service_cidr": str(cfg.service_cidr), "region": plan.region,
         "public_access_cidrs": list(cfg.api_public_access_cidrs), "kube_proxy_mode": cfg.kube_proxy_mode,
+        "log_retention_days": cfg.log_retention_days, "deletion_protection": cfg.deletion_protection,
+        "admin_principal_arns": list(cfg.admin_principal_arns),
+        **({"kubeconfig_profile": identity.profile} if identity.profile else {}),
+        **({"kubeconfig_role_arn": identity.role_arn} if identity.role_arn else {}),
     }, opts())
     k8s = cluster.provider
     workers = WorkerNodes(f"{prefix}workers", {
@@ -135,7 +155,8 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
                                          "node_ips": workers.private_ips}, opts(workers, provider=k8s))
     else:
         cni = Flannel(f"{prefix}flannel", {"node_blocks": blocks, "pod_cidr": str(cfg.pod_cidr),
-                                           "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy},
+                                           "encapsulation": cfg.encapsulation, "network_policy": cfg.network_policy,
+                                           "node_names": workers.private_dns_names},
                       opts(workers, provider=k8s))
 
     # CoreDNS and the EBS CSI driver become ACTIVE only on running nodes with pod networking.
@@ -172,17 +193,25 @@ def deploy(plan: Plan, prefix: str = "", parent: Optional[pulumi.Resource] = Non
         "retain_data": cfg.retain_data, "kubernetes_version": cfg.kubernetes_version, "await_load_balancer": True,
         "dns_ips": node_local_dns.policy_ips if node_local_dns else [],  # its addresses, for the DNS policy
         "forwarded_from": list(forwarded_source_cidrs(cfg.encapsulation, str(cfg.pod_cidr))),
+        "load_balancer": _load_balancer_args(cfg.app_load_balancer),
     }, opts(addons, lb_controller.release, provider=k8s))
 
     # The documents' L7 path: client -> ALB -> every node's NodePort -> kube-proxy -> webapp pod.
     ingress = None
     if cfg.ingress.enabled:
         settings = cfg.ingress
+        logs = None
+        if settings.access_logs:
+            logs = AlbAccessLogs(f"{prefix}alb-logs", {"bucket_prefix": cfg.cluster_name,
+                                                       "retention_days": cfg.log_retention_days}, opts())
         ingress = AlbIngress(f"{prefix}webapp", {
             "namespace": app.namespace, "service_name": app.services["NodePort"], "service_port_name": WEB_PORT_NAME,
             **({"host": settings.host} if settings.host else {}), "paths": list(settings.paths),
             **({"certificate_arn": settings.certificate_arn} if settings.certificate_arn else {}),
             "health_check_path": settings.health_check_path, "ingress_class": lb_controller.ingress_class,
+            "allow_http": settings.allow_http,
+            **({"access_logs_bucket": logs.bucket, "access_logs_prefix": "alb"} if logs else {}),
+            **({"waf_acl_arn": settings.waf_acl_arn} if settings.waf_acl_arn else {}),
         }, opts(app, lb_controller.release, provider=k8s))
 
     return Deployment(plan, network, cluster, workers, cni, addons, lb_controller, node_local_dns, app, ingress)

@@ -9,9 +9,14 @@ needs: handshake, TLS, ``caching_sha2_password`` (MySQL 8.4's default) and
 
 This exact file is shipped in a ConfigMap and run by the tests against a real MariaDB server.
 
-Settings (environment): DB_HOST (the MySQL Service's DNS name), DB_PORT, DB_NAME, DB_USER,
-DB_PASSWORD_FILE (a mounted Secret file: the password never sits in the environment),
-DB_TLS ("required" or "preferred"), LISTEN_HOST, LISTEN_PORT.
+Settings (environment): DB_HOST (the MySQL Service's DNS name; the server's certificate must name it),
+DB_PORT, DB_NAME, DB_USER, DB_PASSWORD_FILE (a mounted Secret file: the password never sits in the
+environment), DB_CA_FILE (the CA that signed the server's certificate), LISTEN_HOST, LISTEN_PORT.
+
+The database session is always TLS and always verified: certificate chain to DB_CA_FILE and host name
+DB_HOST (a server without TLS, or with another certificate, is refused before any credential is sent).
+Database errors go to the log (stderr), never to the client: a page or /readyz says only that the
+database is unavailable.
 """
 
 from __future__ import annotations
@@ -77,16 +82,25 @@ def _error(packet: bytes) -> DatabaseError:
     return DatabaseError(code, message.decode(errors="replace"))
 
 
-class Connection:
-    """One MySQL session over TCP (TLS whenever the server offers it)."""
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """Verify the server: its chain ends at ``ca_file`` (and no other CA), its name is the host asked for."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)  # CERT_REQUIRED, check_hostname
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
-    def __init__(self, host: str, port: int, user: str, password: str, database: str,
-                 tls: str = "required", timeout: float = 5.0):
+
+class Connection:
+    """One MySQL session over TCP, always TLS with the server verified (``ca_file``, ``server_name``)."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, database: str, ca_file: str,
+                 server_name: str | None = None, timeout: float = 5.0):
+        self.context = tls_context(ca_file)
+        self.server_name = server_name or host  # the name the certificate must carry
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.seq = 0
         self.tls = False
         try:
-            self._login(user, password, database, tls)
+            self._login(user, password, database)
         except BaseException:
             self.sock.close()
             raise
@@ -115,7 +129,7 @@ class Connection:
         self.sock.sendall(len(payload).to_bytes(3, "little") + bytes([self.seq]) + payload)
         self.seq = (self.seq + 1) & 0xFF
 
-    def _login(self, user: str, password: str, database: str, tls: str) -> None:
+    def _login(self, user: str, password: str, database: str) -> None:
         p = self._read_packet()
         if p[0] == 0xFF:
             raise _error(p)
@@ -140,20 +154,13 @@ class Connection:
                 plugin = p[pos : end if end >= 0 else len(p)].decode()
         if not caps & PROTOCOL_41:
             raise DatabaseError(2027, "the server does not speak protocol 4.1")
-        flags = LONG_PASSWORD | CONNECT_WITH_DB | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH
-        if caps & SSL_FLAG:
-            flags |= SSL_FLAG
-            self._write_packet(struct.pack("<IIB23x", flags, 1 << 24, UTF8MB4_GENERAL_CI))
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            # mysqld's certificate is self-generated at first start; no CA reaches this pod, so the
-            # channel is encrypted but the server is not authenticated (see docs/app.md).
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            self.sock = context.wrap_socket(self.sock)
-            self.tls = True
-        elif tls == "required":
-            raise DatabaseError(2026, "the server offers no TLS and DB_TLS is 'required'")
+        if not caps & SSL_FLAG:
+            raise DatabaseError(2026, "the server offers no TLS; credentials are never sent in plaintext")
+        flags = LONG_PASSWORD | CONNECT_WITH_DB | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION | PLUGIN_AUTH | SSL_FLAG
+        self._write_packet(struct.pack("<IIB23x", flags, 1 << 24, UTF8MB4_GENERAL_CI))
+        # ssl.SSLCertVerificationError (an OSError) when the chain or the name does not match.
+        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.server_name)
+        self.tls = True
         auth = scramble(plugin, password, nonce)
         self._write_packet(
             struct.pack("<IIB23x", flags, 1 << 24, UTF8MB4_GENERAL_CI)
@@ -242,7 +249,12 @@ def connect() -> Connection:
         password = f.read().rstrip("\r\n")  # read on every connection: a rotated Secret just works
     return Connection(os.environ.get("DB_HOST", "mysql"), int(os.environ.get("DB_PORT", "3306")),
                       os.environ.get("DB_USER", "webapp"), password, os.environ.get("DB_NAME", "ProductDetails"),
-                      tls=os.environ.get("DB_TLS", "required"))
+                      ca_file=os.environ["DB_CA_FILE"])
+
+
+def log_error(where: str, exc: BaseException) -> None:
+    """The details go to the log; the client only learns that the database is unavailable."""
+    sys.stderr.write(f"{where}: {type(exc).__name__}: {exc}\n")
 
 
 def insert(values: dict[str, str]) -> None:
@@ -302,14 +314,16 @@ class Handler(BaseHTTPRequestHandler):
                 finally:
                     conn.close()
             except (OSError, DatabaseError) as exc:
-                return self._send(503, f"database unavailable: {exc}\n", "text/plain")
+                log_error("readyz", exc)
+                return self._send(503, "database unavailable\n", "text/plain")
             return self._send(200, "ready\n", "text/plain")
         if path != "/":
             return self._send(404, "not found\n", "text/plain")
         try:
             rows = products()
         except (OSError, DatabaseError) as exc:
-            return self._send(503, page([], [f"The database is unavailable: {exc}"]))
+            log_error("GET /", exc)
+            return self._send(503, page([], ["The database is unavailable. Please try again later."]))
         self._send(200, page(rows))
 
     def do_POST(self) -> None:  # noqa: N802
@@ -327,9 +341,11 @@ class Handler(BaseHTTPRequestHandler):
         except DatabaseError as exc:
             if exc.code == ER_DATA_TOO_LONG:  # the server's strict mode agrees with validate()
                 return self._send(400, page([], ["A value is too long for its column."]))
-            return self._send(503, page([], [f"The database refused the row: {exc}"]))
+            log_error("POST /", exc)
+            return self._send(503, page([], ["The database refused the row. Please try again later."]))
         except OSError as exc:
-            return self._send(503, page([], [f"The database is unavailable: {exc}"]))
+            log_error("POST /", exc)
+            return self._send(503, page([], ["The database is unavailable. Please try again later."]))
         self._send(303, "", Location="/")  # post/redirect/get: a reload does not resubmit
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 -- the base class's name
