@@ -85,7 +85,7 @@ def _preview(args, stdout) -> int:
         if args.command == "dataplane":
             from .dataplane.cli import run as dataplane  # root only: nothing of it loads for a preview
             return dataplane(model)
-        ec2 = engine.client("ec2")
+        ec2 = engine.ec2_reader()
         print(report.resource_tree(result))
         print("\nCluster:")
         print(report.cluster_summary(result))

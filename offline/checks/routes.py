@@ -28,13 +28,23 @@ def _tags(items) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
+def _reservations(ec2, **request) -> list[dict]:
+    """Every page of DescribeInstances (AWS pages it; moto 100 reservations at a time)."""
+    page = ec2.describe_instances(**request)
+    found = list(page["Reservations"])
+    while page.get("NextToken"):
+        page = ec2.describe_instances(**request, NextToken=page["NextToken"])
+        found += page["Reservations"]
+    return found
+
+
 def nodes(ec2) -> dict[str, NodeView]:
     """Worker nodes as AWS reports them (live instances carrying the k8snet/node tag; a terminated one,
     e.g. one an update replaced, is no node)."""
     found = {}
     filters = [{"Name": "tag-key", "Values": [NODE_TAG]},
                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
-    for reservation in ec2.describe_instances(Filters=filters)["Reservations"]:
+    for reservation in _reservations(ec2, Filters=filters):
         for inst in reservation["Instances"]:
             tags = _tags(inst.get("Tags"))
             eni = next(n for n in inst["NetworkInterfaces"] if n["Attachment"]["DeviceIndex"] == 0)
