@@ -28,6 +28,17 @@ def test_get_instance_finds_what_moto_finds(dev_stack):
             lookup("i-0123456789abcdef0")
 
 
+def test_tags_are_what_moto_finds(dev_stack):
+    _, engine = dev_stack
+    engine.ec2_reader()  # the dev run's AWS is live
+    backend = ec2_backends["123456789012"]["us-east-1"]
+    resources = [*backend.vpcs.values(), *backend.route_tables.values(), *backend.all_instances(),
+                 *(s for zone in backend.subnets.values() for s in zone.values())]
+    assert sum(bool(r.get_tags()) for r in resources) >= 10
+    for resource in resources:
+        assert resource.get_tags() == backend.describe_tags(filters={"resource-id": [resource.id]}), resource.id
+
+
 def test_kms_keys_get_their_private_key_only_when_one_is_used(dev_stack):
     result, engine = dev_stack
     key_id = result.of_type("aws:kms/key:Key")[0].id
