@@ -22,6 +22,7 @@ def _differences(mine, theirs, path="") -> list[str]:
 @pytest.mark.parametrize("call, request_", [
     ("describe_instances", {}), ("describe_instances", {"Filters": NODES}), ("describe_route_tables", {}),
     ("describe_vpcs", {}), ("describe_subnets", {}), ("describe_subnets", {"Filters": PUBLIC}),
+    ("describe_security_group_rules", {}),
 ])
 def test_answers_are_boto3s(dev_stack, call, request_):
     _, engine = dev_stack

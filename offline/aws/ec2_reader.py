@@ -3,8 +3,9 @@
 A boto3 client asks moto the same questions through botocore: the client loads EC2's API model (1.3 MB of
 JSON), moto loads it again to serialise its answer, and every call goes through XML both ways. That was
 ~0.4 s of a 2 s dev preview, and each call grows with the stack (DescribeInstances at hundreds of nodes).
-``Ec2Reader`` answers the describe calls the checks make with boto3's shapes, through moto's own backend
-methods and filters; any other method is a real boto3 client's, created on first use.
+``Ec2Reader`` answers the describe calls the checks make (instances, an instance's sourceDestCheck, route
+tables, VPCs, subnets, security-group rules) with boto3's shapes, through moto's own backend methods and
+filters; any other method is a real boto3 client's, created on first use.
 tests/test_ec2_reader.py holds every answer equal to the boto3 client's on the same state.
 
 Unlike moto's DescribeInstances (100 reservations a page by default), the answer is never paginated:
@@ -96,6 +97,14 @@ class Ec2Reader:
             "Tags": self._tags(t.id),
         } for t in self._ec2.describe_route_tables(filters=_filters(Filters))]}
 
+    def describe_security_group_rules(self, Filters: Iterable[dict] = ()) -> dict:
+        return {"SecurityGroupRules": [_drop_none({
+            "SecurityGroupRuleId": r.id, "GroupId": r.group_id, "IsEgress": r.is_egress, "IpProtocol": r.ip_protocol, "FromPort": r.from_port, "ToPort": r.to_port,
+            "CidrIpv4": r.cidr_ipv4, "CidrIpv6": r.cidr_ipv6, "PrefixListId": r.prefix_list_id,
+            "ReferencedGroupInfo": _referenced(r.referenced_group_info), "Description": r.description,
+            "Tags": self._tags(r.id),
+        }) for r in self._ec2.describe_security_group_rules([], _filters(Filters))]}
+
     def describe_vpcs(self, Filters: Iterable[dict] = ()) -> dict:
         return {"Vpcs": [_drop_none({"VpcId": v.id, "CidrBlock": v.cidr_block, "IsDefault": _bool(v.is_default),
                                      "Tags": self._tags(v.id) or None})
@@ -107,6 +116,12 @@ class Ec2Reader:
                                         "MapPublicIpOnLaunch": _bool(s.map_public_ip_on_launch),
                                         "Tags": self._tags(s.id) or None})
                             for s in self._ec2.describe_subnets(filters=_filters(Filters))]}
+
+
+def _referenced(group: dict | None) -> dict | None:
+    # The members of EC2's ReferencedGroupInfo shape (moto keeps an OwnerId beside them that it never sends).
+    keys = ("GroupId", "PeeringStatus", "UserId", "VpcId", "VpcPeeringConnectionId")
+    return {k: group[k] for k in keys if k in group} if group else None
 
 
 def _route(route) -> dict:
