@@ -106,11 +106,10 @@ def dev_stack(stack_run):
 
 
 @pytest.fixture(scope="session")
-def dev_records():
-    """The dev stack's RunResult, run once for the session, for tests that read only what it recorded
+def dev_records(stack_run):
+    """The dev stack's RunResult (the shared run of `stack_run`), for tests that read only what it recorded
     (resources, inputs, dependencies, exports), not the simulated AWS it left behind."""
-    with OfflineEngine(ROOT, "dev") as engine:
-        result = engine.run()
+    result, _ = stack_run()
     assert result.ok, result.error
     return result
 
