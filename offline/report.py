@@ -50,9 +50,11 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def node_table(ec2) -> str:
     """node -> zone -> private IP -> pod CIDR -> the route tables that route it (read from AWS)."""
     tables = routes.pod_route_tables(ec2)
+    nodes = routes.nodes(ec2).values()
+    routed_by = routes.routed_by_each(nodes, tables)
     rows = []
-    for node in routes.nodes(ec2).values():
-        routed = [routes.table_name(tables[t]) for t in routes.routed_by(node, tables)]
+    for node in nodes:
+        routed = [routes.table_name(tables[t]) for t in routed_by[node.name]]
         rows.append([node.name, node.zone, node.private_ip, node.pod_cidr, ", ".join(routed) or "(none: overlay)"])
     return table(["node", "zone", "private IP", "pod CIDR", "routed by"], rows)
 

@@ -1,11 +1,26 @@
 """The one mocks setup for the suite: the offline engine (Pulumi mocks backed by moto).
 
-`run_stack(config)` builds and runs the program inside the test. moto is process-global, so
-starting a run closes the previous one: only the latest run's AWS state can be read back.
+Engine runs are what the suite spends its time on; ask for the cheapest one that does the job:
+
+- `stack_run(config=None, stack="dev", project_dir=ROOT, program=None, **engine_options) -> (result, engine)`:
+  the run of that configuration, made once per session and shared by every test whose arguments give the
+  program the same configuration. `program="..."` runs a probe program (stack `test`; see `probe_project`).
+  Read it, never change it: no writes through `engine.client(...)`, no edits of `engine.kube.objects` or of
+  `result`'s records (copy first, as `copy.deepcopy(list(engine.kube.objects.values()))`). Each shared
+  engine keeps its own AWS, so reading one after another ran is safe (offline/aws/moto_state.py).
+  `dev_stack` is `stack_run()`, known to have succeeded.
+- `run_stack(config=None, ...)`: a run of the test's own, for tests that change what they read, need a fresh
+  AWS, or compare two runs of one configuration; closed when the test ends (or at its next call).
+
+A new test that only reads a run uses `stack_run` (or `dev_stack`); it costs nothing when its configuration
+already ran.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +36,49 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from offline import OfflineEngine  # noqa: E402
+from offline.harness import gc_policy  # noqa: E402
+from offline.harness.project import ProjectError, resolve_config  # noqa: E402
+
+
+def pytest_configure(config):
+    # The suite keeps every shared run alive, so the heap only grows: collect the young generation less
+    # often and the whole heap rarely (offline/harness/gc_policy.py has the figures).
+    gc.set_threshold(*gc_policy.RUN_THRESHOLDS)
+
+
+@pytest.fixture(scope="session")
+def stack_run(tmp_path_factory):
+    runs: dict[str, tuple] = {}
+    probes = tmp_path_factory.mktemp("probes")
+
+    def run(config: dict | None = None, stack: str = "dev", project_dir: Path = ROOT, program: str | None = None,
+            **engine_options):
+        if program is not None:  # a probe project (stack "test"), one directory per distinct program
+            project_dir = probes / hashlib.sha256(program.encode()).hexdigest()[:16]
+            if not project_dir.exists():
+                project_dir.mkdir()
+                probe_project(project_dir, program)
+            stack = "test"
+        key = _run_key(project_dir, stack, config, engine_options)
+        if key not in runs:
+            engine = OfflineEngine(project_dir, stack, config, **engine_options).__enter__()
+            runs[key] = (engine.run(), engine)
+        return runs[key]
+
+    yield run
+    for _, engine in runs.values():
+        engine.__exit__(None, None, None)
+
+
+def _run_key(project_dir: Path, stack: str, config: dict | None, engine_options: dict) -> str:
+    """Overrides that leave the program the same configuration ({"cni": "calico"} on the dev stack, which
+    has it) share a run: the key is the configuration the program would see."""
+    try:
+        resolved = resolve_config(project_dir, stack, config or {})
+        seen = [resolved.values, resolved.secret_keys]
+    except ProjectError:
+        seen = [config or {}]
+    return json.dumps([str(project_dir), stack, seen, engine_options], sort_keys=True, default=str)
 
 
 @pytest.fixture
@@ -40,19 +98,18 @@ def run_stack():
 
 
 @pytest.fixture
-def dev_stack(run_stack):
-    """The dev stack, run once for the test: (result, engine), the run known to have succeeded."""
-    result, engine = run_stack()
+def dev_stack(stack_run):
+    """The dev stack's shared run (see `stack_run`): (result, engine), known to have succeeded."""
+    result, engine = stack_run()
     assert result.ok, result.error
     return result, engine
 
 
 @pytest.fixture(scope="session")
-def dev_records():
-    """The dev stack's RunResult, run once for the session, for tests that read only what it recorded
+def dev_records(stack_run):
+    """The dev stack's RunResult (the shared run of `stack_run`), for tests that read only what it recorded
     (resources, inputs, dependencies, exports), not the simulated AWS it left behind."""
-    with OfflineEngine(ROOT, "dev") as engine:
-        result = engine.run()
+    result, _ = stack_run()
     assert result.ok, result.error
     return result
 

@@ -1,13 +1,28 @@
-"""The offline preview command: what a new user runs first."""
+"""The offline preview command: what a new user runs first.
+
+The dev preview's whole text is a golden file, tests/fixtures/preview-dev.txt. A change to the preview that is
+meant (a new section, a new resource) regenerates it from the repository root with
+
+    venv/bin/python -m offline --stack dev > tests/fixtures/preview-dev.txt
+
+and the diff shows in review what users will see differently.
+"""
+
+import difflib
 
 from offline.__main__ import main
 from offline.harness.project import SECRET_PLACEHOLDER, resolve_config
 from tests.conftest import ROOT, probe_project
 
+GOLDEN = ROOT / "tests" / "fixtures" / "preview-dev.txt"
+
 
 def test_dev_preview_prints_tree_and_node_table(capsys):
     assert main(["--cwd", str(ROOT)]) == 0
     out = capsys.readouterr().out
+    golden = GOLDEN.read_text()
+    assert out == golden, "the dev preview changed; if meant, regenerate (module docstring):\n" + "".join(
+        difflib.unified_diff(golden.splitlines(True), out.splitlines(True), str(GOLDEN.name), "python -m offline"))
     assert "k8snet:index:Network" in out and "└─ aws:ec2/route:Route" in out
     created = sum(1 for line in out.splitlines() if line.startswith(" +   ") and ":" in line)
     assert f"+ {created} to create" in out and created > 35
@@ -23,6 +38,13 @@ def test_dev_preview_prints_tree_and_node_table(capsys):
     assert all("k8snet-dev-private-us-east-1a," in r and "k8snet-dev-private-us-east-1b" in r for r in rows.values())
     cni_section = out.split("\nCNI:\n", 1)[1].split("\n\n", 1)[0]
     assert "node1  IPPool k8snet-node1 10.1.1.0/24  10.1.1.0/24  no encapsulation  9001" in cni_section
+    # The CoreDNS section: the dev stack's Corefile, shown once (tests/test_dns_stack.py has the ipvs preview).
+    section = out.split("\nCoreDNS:\n", 1)[1]
+    assert "        hosts {\n            192.168.0.123 myapp.local\n            fallthrough\n        }\n" in section
+    assert "    mydomain.com:53 {\n        errors\n        cache 30\n        forward . 10.0.0.1\n    }\n" in section
+    assert '{"corefile": "<27 lines, see CoreDNS below>"}' in out  # the add-on table does not repeat it
+    assert "DNS checks:" in out
+    assert "node-local-dns: off" in section
 
 
 def test_bad_config_exits_2_with_the_clear_error(capsys):

@@ -34,8 +34,8 @@ def test_cluster_is_created_bare_with_api_auth_encryption_and_logs(dev_stack):
     assert described["version"] == "1.35"
 
 
-def test_private_only_endpoint(run_stack):
-    result, _ = run_stack({"apiPublicAccessCidrs": []})
+def test_private_only_endpoint(stack_run):
+    result, _ = stack_run({"apiPublicAccessCidrs": []})
     assert result.ok, result.error
     vpc = result.of_type("aws:eks/cluster:Cluster")[0].inputs["vpcConfig"]
     assert vpc["endpointPublicAccess"] is False and "publicAccessCidrs" not in vpc
@@ -89,8 +89,8 @@ def test_three_addons_pinned_and_ordered_after_the_nodes(dev_stack):
     assert not instances & set(addons["kube-proxy"].dependencies)
 
 
-def test_kube_proxy_mode_reaches_the_addon(run_stack):
-    result, _ = run_stack({"kubeProxyMode": "ipvs"})
+def test_kube_proxy_mode_reaches_the_addon(stack_run):
+    result, _ = stack_run({"kubeProxyMode": "ipvs", "nodeLocalDns": True})  # the DNS tests' ipvs run
     assert result.ok, result.error
     (proxy,) = [a for a in result.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "kube-proxy"]
     assert json.loads(proxy.inputs["configurationValues"]) == {"mode": "ipvs"}
@@ -151,8 +151,8 @@ EXPECTED_RULES = {
 
 
 @pytest.mark.parametrize("cni, encapsulation", sorted(EXPECTED_RULES))
-def test_node_security_group_opens_exactly_what_the_mode_needs(run_stack, cni, encapsulation):
-    result, engine = run_stack({"cni": cni, "encapsulation": encapsulation})
+def test_node_security_group_opens_exactly_what_the_mode_needs(stack_run, cni, encapsulation):
+    result, engine = stack_run({"cni": cni, "encapsulation": encapsulation})
     assert result.ok, result.error
     ec2 = engine.client("ec2")
     nodes_sg = result.named("workers-sg").id
@@ -176,9 +176,9 @@ def _parts(engine, instance_id):
 
 
 @pytest.mark.parametrize("cni, expects_plugins", [("flannel", True), ("calico", True)])
-def test_nodes_install_the_reference_cni_plugins(run_stack, cni, expects_plugins):
+def test_nodes_install_the_reference_cni_plugins(stack_run, cni, expects_plugins):
     # Whatever the CNI: switching CNI must never change (and so restart) the instances.
-    result, engine = run_stack({"cni": cni})
+    result, engine = stack_run({"cni": cni})
     assert result.ok, result.error
     parts = _parts(engine, result.exports["nodes"]["node1"]["instanceId"])
     assert "application/node.eks.aws" in parts

@@ -22,9 +22,8 @@ def test_every_component_class_is_public_and_served():
         assert getattr(k8snet, f"{name}Args").__name__ == f"{name}Args"
 
 
-def test_component_conventions(run_stack):
-    result, _ = run_stack()
-    assert result.ok, result.error
+def test_component_conventions(dev_stack):
+    result, _ = dev_stack
     components = {r.urn: r for r in result.resources if not r.custom}
     classes = _component_classes()
     assert {"Network", "WorkerNodes", "PodRoutes", "Cluster", "ClusterAddons"} <= set(classes)
@@ -42,15 +41,15 @@ def test_component_conventions(run_stack):
     assert not [r.name for r in result.resources if r.custom and r.parent == stack]
 
 
-def test_no_inline_routes_and_nodes_ignore_ami_drift(run_stack):
-    result, _ = run_stack()
+def test_no_inline_routes_and_nodes_ignore_ami_drift(dev_stack):
+    result, _ = dev_stack
     assert all(not r.inputs.get("routes") for r in result.of_type("aws:ec2/routeTable:RouteTable"))
     for inst in result.of_type("aws:ec2/instance:Instance"):
         assert inst.options["ignoreChanges"] == ["ami"]
 
 
-def test_exports_name_every_node(run_stack):
-    result, _ = run_stack()
+def test_exports_name_every_node(dev_stack):
+    result, _ = dev_stack
     nodes = result.exports["nodes"]
     assert sorted(nodes) == ["node1", "node2", "node3"]
     assert all(re.fullmatch(r"192\.168\.\d+\.\d+", n["privateIp"]) for n in nodes.values())

@@ -26,15 +26,15 @@ def _node_configs(result) -> dict[str, dict]:
 MODES = {"off": {}, "iptables": {"nodeLocalDns": True}, "ipvs": {"nodeLocalDns": True, "kubeProxyMode": "ipvs"}}
 
 
-def _run(run_stack, mode: str):
+def _run(stack_run, mode: str):
     """The dev stack with node-local-dns off, on with iptables, or on with ipvs: the run and the API server's objects."""
-    result, engine = run_stack(MODES[mode])
+    result, engine = stack_run(MODES[mode])
     assert result.ok, (mode, result.error)
     return result, dict(engine.kube.objects)
 
 
-def test_coredns_addon_gets_the_dev_corefile_as_sorted_json(run_stack):
-    result, _ = _run(run_stack, "off")
+def test_coredns_addon_gets_the_dev_corefile_as_sorted_json(stack_run):
+    result, _ = _run(stack_run, "off")
     addon = _addon(result, "coredns")
     values = addon.inputs["configurationValues"]
     settings = corefile.CorednsSettings(hosts=(corefile.HostEntry("192.168.0.123", ("myapp.local",)),),
@@ -47,8 +47,8 @@ def test_coredns_addon_gets_the_dev_corefile_as_sorted_json(run_stack):
     assert addon.inputs["resolveConflictsOnCreate"] == addon.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
 
 
-def test_node_local_dns_is_off_by_default(run_stack):
-    result, objects = _run(run_stack, "off")
+def test_node_local_dns_is_off_by_default(stack_run):
+    result, objects = _run(stack_run, "off")
     assert not result.of_type("k8snet:index:NodeLocalDns")
     assert not any(key[3] in ("node-local-dns", "kube-dns-upstream") for key in objects)
     assert all("clusterDNS" not in c["spec"]["kubelet"]["config"] for c in _node_configs(result).values())
@@ -57,8 +57,8 @@ def test_node_local_dns_is_off_by_default(run_stack):
 
 
 @pytest.mark.parametrize("mode", ["iptables", "ipvs"])
-def test_node_local_dns_objects_and_settings_per_mode(run_stack, mode):
-    result, objects = _run(run_stack, mode)
+def test_node_local_dns_objects_and_settings_per_mode(stack_run, mode):
+    result, objects = _run(stack_run, mode)
     ds = objects[("apps/v1", "DaemonSet", "kube-system", "node-local-dns")]
     upstream = objects[("v1", "Service", "kube-system", "kube-dns-upstream")]
     kube_dns = objects[("v1", "Service", "kube-system", "kube-dns")]
@@ -94,10 +94,10 @@ def test_node_local_dns_objects_and_settings_per_mode(run_stack, mode):
         "169.254.20.10/32", "10.100.0.10/32"]
 
 
-def test_iptables_mode_leaves_the_nodes_user_data_alone(run_stack):
+def test_iptables_mode_leaves_the_nodes_user_data_alone(stack_run):
     """Toggling node-local-dns in iptables mode must not stop and start every instance."""
     def user_data(mode):
-        return {r.name: r.inputs["userData"] for r in _run(run_stack, mode)[0].of_type("aws:ec2/instance:Instance")}
+        return {r.name: r.inputs["userData"] for r in _run(stack_run, mode)[0].of_type("aws:ec2/instance:Instance")}
 
     off, on, ipvs = user_data("off"), user_data("iptables"), user_data("ipvs")
     assert off == on
@@ -136,10 +136,10 @@ def test_corefile_checks_catch_broken_corefiles(edit, expected):
     assert any(expected in p for p in coredns_problems(broken)), coredns_problems(broken)
 
 
-def test_node_local_dns_checks_catch_mismatches(run_stack):
+def test_node_local_dns_checks_catch_mismatches(stack_run):
     from offline.checks.dns import kubelet_problems, node_local_dns_problems
 
-    result, objects = _run(run_stack, "iptables")
+    result, objects = _run(stack_run, "iptables")
     assert node_local_dns_problems(objects, "iptables", "10.100.0.0/16") == []
     assert any("kube-ipvs0 interface already holds 10.100.0.10" in p
                for p in node_local_dns_problems(objects, "ipvs", "10.100.0.0/16"))
@@ -156,34 +156,30 @@ def test_node_local_dns_checks_catch_mismatches(run_stack):
     assert len(kubelet_problems(result, True, "ipvs")) == 3
 
 
-def test_kubelet_pointing_at_node_local_dns_without_it_is_caught(run_stack):
+def test_kubelet_pointing_at_node_local_dns_without_it_is_caught(stack_run):
     from offline.checks.dns import kubelet_problems
 
-    result, _ = _run(run_stack, "ipvs")
+    result, _ = _run(stack_run, "ipvs")
     assert kubelet_problems(result, True, "ipvs") == []
     problems = kubelet_problems(result, False, "ipvs")  # what turning node-local-dns off leaves until nodes restart
     assert len(problems) == 3 and all("clusterDNS ['169.254.20.10'], expected nodeadm default" in p for p in problems)
 
 
-@pytest.mark.parametrize("mode", ["off", "ipvs"])
-def test_preview_prints_the_corefile_and_node_local_dns(capsys, mode):
+def test_preview_prints_the_corefile_and_node_local_dns(capsys):
+    """With node-local-dns and ipvs; tests/test_cli.py holds the dev preview's (node-local-dns off)."""
     from offline.__main__ import main
     from tests.conftest import ROOT
 
-    flags = {"off": [], "ipvs": ["--config", "nodeLocalDns=true", "--config", "kubeProxyMode=ipvs"]}[mode]
-    assert main(["--cwd", str(ROOT), *flags]) == 0
+    assert main(["--cwd", str(ROOT), "--config", "nodeLocalDns=true", "--config", "kubeProxyMode=ipvs"]) == 0
     out = capsys.readouterr().out
     section = out.split("\nCoreDNS:\n", 1)[1]
     assert "        hosts {\n            192.168.0.123 myapp.local\n            fallthrough\n        }\n" in section
     assert "    mydomain.com:53 {\n        errors\n        cache 30\n        forward . 10.0.0.1\n    }\n" in section
     assert '{"corefile": "<27 lines, see CoreDNS below>"}' in out  # the add-on table does not repeat it
     assert "DNS checks:" in out
-    if mode == "off":
-        assert "node-local-dns: off" in section
-    else:
-        assert "    listens on 169.254.20.10; queries to them are NOTRACKed" in section
-        assert "    kubelet clusterDNS: 169.254.20.10 (set in the nodes' user data)" in section
-        assert "node-local-dns 169.254.20.10:53/UDP    allow" in out
+    assert "    listens on 169.254.20.10; queries to them are NOTRACKed" in section
+    assert "    kubelet clusterDNS: 169.254.20.10 (set in the nodes' user data)" in section
+    assert "node-local-dns 169.254.20.10:53/UDP    allow" in out
 
 
 def test_kubernetes_plugin_without_zones_serves_its_blocks_zones():

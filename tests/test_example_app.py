@@ -17,7 +17,6 @@ from k8snet.config.stack_config import parse_config
 from k8snet.config.errors import ConfigError
 from k8snet.app.manifests import APP_FILES
 from k8snet.app.policy_eval import Endpoint, allowed
-from conftest import probe_project
 from offline.kube.api_server import unwrap_secrets
 from offline.checks import app as app_checks
 from offline import report
@@ -41,15 +40,15 @@ PROGRAM = textwrap.dedent('''
 ''')
 
 
-def _run(run_stack, tmp_path, retain=True, policy=True):
+def _run(stack_run, retain=True, policy=True):
     program = PROGRAM.replace("RETAIN", str(retain)).replace("POLICY", str(policy))
-    result, engine = run_stack(project_dir=probe_project(tmp_path, program), stack="test")
+    result, engine = stack_run(program=program)
     assert result.ok, (result.error, result.traceback)
     return result, engine
 
 
-def test_app_deploys_and_every_check_passes(run_stack, tmp_path):
-    result, engine = _run(run_stack, tmp_path)
+def test_app_deploys_and_every_check_passes(stack_run):
+    result, engine = _run(stack_run)
     objects = list(engine.kube.objects.values())
     kinds = sorted({o["kind"] for o in objects})
     assert kinds == ["ConfigMap", "Deployment", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Secret",
@@ -68,8 +67,8 @@ def test_app_deploys_and_every_check_passes(run_stack, tmp_path):
     assert "app=mysql -> StatefulSet/mysql" in table
 
 
-def test_component_conventions_and_provider(run_stack, tmp_path):
-    result, _ = _run(run_stack, tmp_path)
+def test_component_conventions_and_provider(stack_run):
+    result, _ = _run(stack_run)
     (comp,) = result.of_type("k8snet:index:ExampleApp")
     children = [r for r in result.resources if r.parent == comp.urn]
     assert children and all(c.name.startswith("app-") for c in children)
@@ -81,8 +80,8 @@ def test_component_conventions_and_provider(run_stack, tmp_path):
 
 
 @pytest.mark.parametrize("retain", [True, False])
-def test_data_is_kept_on_destroy_unless_opted_out(run_stack, tmp_path, retain):
-    result, engine = _run(run_stack, tmp_path, retain=retain)
+def test_data_is_kept_on_destroy_unless_opted_out(stack_run, retain):
+    result, engine = _run(stack_run, retain=retain)
     kept = sorted(r.type.split(":")[-1] for r in result.resources if r.options["retainOnDelete"])
     assert kept == (["Namespace", "StatefulSet", "StorageClass"] if retain else [])
     sts = next(o for o in engine.kube.objects.values() if o["kind"] == "StatefulSet")
@@ -93,8 +92,8 @@ def test_data_is_kept_on_destroy_unless_opted_out(run_stack, tmp_path, retain):
     assert sc["parameters"]["type"] == "gp3" and sc["parameters"]["encrypted"] == "true"
 
 
-def test_passwords_are_secret_end_to_end(run_stack, tmp_path):
-    result, engine = _run(run_stack, tmp_path)
+def test_passwords_are_secret_end_to_end(stack_run):
+    result, engine = _run(stack_run)
     secrets = {o["metadata"]["name"]: o for o in engine.kube.objects.values() if o["kind"] == "Secret"}
     plaintexts = set(secrets["mysql-credentials"]["stringData"].values())
     assert len(plaintexts) == 2 and all(len(p) == 32 and p.isalnum() for p in plaintexts)
@@ -124,8 +123,8 @@ def test_passwords_are_secret_end_to_end(run_stack, tmp_path):
             assert not any(e["name"].endswith("PASSWORD") for e in c.get("env") or [])
 
 
-def test_policies_off_means_no_policies(run_stack, tmp_path):
-    _, engine = _run(run_stack, tmp_path, policy=False)
+def test_policies_off_means_no_policies(stack_run):
+    _, engine = _run(stack_run, policy=False)
     objects = list(engine.kube.objects.values())
     assert not app_checks.policies(objects)
     assert app_checks.flow_problems(objects, "webapp", "192.168.0.0/16") == []

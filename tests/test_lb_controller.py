@@ -3,6 +3,7 @@ values against the pinned chart's facts, and what the engine catches when any of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -58,9 +59,8 @@ def test_policy_keeps_the_tag_conditions_on_every_write():
     assert "elasticloadbalancing:DescribeListenerAttributes" in by_action
 
 
-def test_policy_is_serialised_deterministically_and_fits_a_managed_policy(run_stack):
-    result, engine = run_stack()
-    assert result.ok, result.error
+def test_policy_is_serialised_deterministically_and_fits_a_managed_policy(dev_stack):
+    result, engine = dev_stack
     (policy,) = [p for p in result.of_type("aws:iam/policy:Policy") if p.name == "lb-controller-policy"]
     text = policy.inputs["policy"]
     assert text == iam_documents.dumps(lb_controller.policy_document())
@@ -73,8 +73,8 @@ def test_policy_is_serialised_deterministically_and_fits_a_managed_policy(run_st
     assert [a["PolicyArn"] for a in attached] == [policy.outputs["arn"]]
 
 
-def test_trust_is_pinned_to_the_controllers_service_account(run_stack):
-    result, engine = run_stack()
+def test_trust_is_pinned_to_the_controllers_service_account(dev_stack):
+    result, engine = dev_stack
     role_name = result.exports["lbControllerRoleArn"].rsplit("/", 1)[1]
     trust = engine.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     (statement,) = trust["Statement"]
@@ -125,8 +125,8 @@ def test_values_never_need_imds_and_serve_webhooks_on_the_node():
         lb_controller.chart_values("c", "r", "v", "a", 0)
 
 
-def test_node_security_group_admits_the_webhook_from_the_control_plane(run_stack):
-    result, engine = run_stack()
+def test_node_security_group_admits_the_webhook_from_the_control_plane(dev_stack):
+    result, engine = dev_stack
     ec2 = engine.client("ec2")
     node_sg = result.named("workers-sg").id
     control_plane_sg = result.named("cluster-control-plane").id
@@ -136,8 +136,8 @@ def test_node_security_group_admits_the_webhook_from_the_control_plane(run_stack
                for r in rules)
 
 
-def test_release_waits_for_its_pods_after_the_role_and_the_addons(run_stack):
-    result, _ = run_stack()
+def test_release_waits_for_its_pods_after_the_role_and_the_addons(dev_stack):
+    result, _ = dev_stack
     release = result.named("lb-controller-release")
     assert release.inputs.get("skipAwait") in (None, False)  # Ingress webhook must be serving before Ingresses
     assert release.inputs["version"] == lb_controller.CHART_VERSION
@@ -150,15 +150,15 @@ def test_release_waits_for_its_pods_after_the_role_and_the_addons(run_stack):
     assert cls.inputs["spec"]["controller"] == "ingress.k8s.aws/alb"
 
 
-def test_one_node_gets_one_replica(run_stack):
-    result, _ = run_stack({"nodes": nodes_config(1)})
+def test_one_node_gets_one_replica(stack_run):
+    result, _ = stack_run({"nodes": nodes_config(1)})
     assert result.ok, result.error
     (release,) = alb_checks.controller_releases(result.records.values())
     assert release["values"]["replicaCount"] == 1
 
 
-def test_engine_checks_the_release_and_its_trust(run_stack):
-    result, engine = run_stack()
+def test_engine_checks_the_release_and_its_trust(dev_stack):
+    result, engine = dev_stack
     aws = alb_checks.AwsView(engine.client("ec2"))
     records = list(result.records.values())
     assert alb_checks.release_problems(records, engine.kube.schemas, aws) == []
@@ -169,7 +169,8 @@ def test_engine_checks_the_release_and_its_trust(run_stack):
     values["updateStrategy"] = {"rollingUpdate": {"maxSurg": 0}}
     values["clusterName"] = "other"
     values["serviceAccount"]["name"] = "default"
-    release.inputs = {**good, "values": values}
+    # A copy of the release with these values (the shared run stays as it was).
+    records = [dataclasses.replace(r, inputs={**good, "values": values}) if r is release else r for r in records]
     problems = alb_checks.release_problems(records, engine.kube.schemas, aws)
     assert any("value hostNetwrk does not exist" in p for p in problems), problems
     assert any("updateStrategy.rollingUpdate: unknown field(s): 'maxSurg'" in p for p in problems), problems

@@ -13,9 +13,8 @@ def _tags(obj):
 
 
 @pytest.fixture
-def dev(run_stack):
-    result, engine = run_stack()
-    assert result.ok, result.error
+def dev(dev_stack):
+    result, engine = dev_stack
     return result, engine.client("ec2")
 
 
@@ -100,8 +99,8 @@ def test_nat_egress_single(dev):
         assert {a["SubnetId"] for a in table["Associations"]} <= set(result.exports["privateSubnetIds"].values())
 
 
-def test_nat_per_zone_routes_each_zone_through_its_own_gateway(run_stack):
-    result, engine = run_stack({"natGateways": "perAz", "availabilityZones": 3})
+def test_nat_per_zone_routes_each_zone_through_its_own_gateway(stack_run):
+    result, engine = stack_run({"natGateways": "perAz", "availabilityZones": 3})
     assert result.ok, result.error
     ec2 = engine.client("ec2")
     nats = {n["NatGatewayId"]: n["SubnetId"] for n in ec2.describe_nat_gateways()["NatGateways"]}
@@ -113,16 +112,16 @@ def test_nat_per_zone_routes_each_zone_through_its_own_gateway(run_stack):
         assert subnet_zone[nats[nat]] == zone
 
 
-def test_overlay_has_no_pod_routes(run_stack):
-    result, engine = run_stack({"encapsulation": "vxlan"})
+def test_overlay_has_no_pod_routes(stack_run):
+    result, engine = stack_run({"encapsulation": "vxlan"})
     assert result.ok, result.error
     assert result.of_type("k8snet:index:PodRoutes") == []
     ec2 = engine.client("ec2")
     assert not any(r.get("NetworkInterfaceId") for t in ec2.describe_route_tables()["RouteTables"] for r in t["Routes"])
 
 
-def test_graviton_nodes_get_the_arm64_ami(run_stack):
-    result, engine = run_stack({"nodes": nodes_config(1, 2, node2={"instanceType": "m7g.large"})})
+def test_graviton_nodes_get_the_arm64_ami(stack_run):
+    result, engine = stack_run({"nodes": nodes_config(1, 2, node2={"instanceType": "m7g.large"})})
     assert result.ok, result.error
     ec2 = engine.client("ec2")
     insts = {r.outputs["tags"]["k8snet/node"]: r.outputs["ami"] for r in result.of_type("aws:ec2/instance:Instance")}
@@ -130,8 +129,8 @@ def test_graviton_nodes_get_the_arm64_ami(run_stack):
     assert arch == {"node1": "x86_64", "node2": "arm64"}
 
 
-def test_cluster_names_never_make_an_invalid_security_group_name(run_stack):
-    result, engine = run_stack({"clusterName": "sg-" + "x" * 97})
+def test_cluster_names_never_make_an_invalid_security_group_name(stack_run):
+    result, engine = stack_run({"clusterName": "sg-" + "x" * 97})
     assert result.ok, result.error
     (group,) = engine.client("ec2").describe_security_groups(GroupIds=[result.named("workers-sg").id])["SecurityGroups"]
     assert group["GroupName"].startswith("nodes-sg-xxx") and len(group["GroupName"]) <= 126

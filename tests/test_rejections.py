@@ -120,3 +120,14 @@ def test_aws_rules_moto_lacks(tmp_path, dest1, dest2, code):
         result = engine.run()
     assert result.error_kind == "aws", result.error
     assert code in result.error
+
+
+def test_a_full_subnet_is_an_aws_rejection(run_stack, tmp_path):
+    # A /28 holds 11 instances (AWS keeps 5 of its 16 addresses); moto ran dry with a StopIteration, which
+    # left the run waiting forever for the twelfth.
+    program = PROGRAM.split("node = ")[0].replace("192.168.1.0/24", "192.168.1.0/28") + (
+        "for i in range(12):\n"
+        "    aws.ec2.Instance(f'n{i}', ami=ami, instance_type='t3.micro', subnet_id=subnet.id)\n")
+    result, _ = run_stack(project_dir=probe_project(tmp_path, program), stack="test")
+    assert result.error_kind == "aws", result.error
+    assert "InsufficientFreeAddressesInSubnet" in result.error and "aws:ec2/instance:Instance n11" in result.error

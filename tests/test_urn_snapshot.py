@@ -22,8 +22,8 @@ def urns(result) -> list[str]:
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_urns_match_the_committed_snapshot(run_stack, variant):
-    result, _ = run_stack(VARIANTS[variant])
+def test_urns_match_the_committed_snapshot(stack_run, variant):
+    result, _ = stack_run(VARIANTS[variant])
     assert result.ok, result.error
     expected = (SNAPSHOTS / f"{variant}.txt").read_text().split()
     got = urns(result)

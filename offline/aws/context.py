@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import botocore.session
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import AccountSpecificBackend
 from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
@@ -19,7 +19,8 @@ from .rules import AwsRejection
 def _partitions() -> dict[str, tuple[str, str]]:
     """region -> (partition, DNS suffix), from the endpoint data botocore ships (what the SDKs and the
     provider resolve regions with). moto models the aws, aws-cn and aws-us-gov partitions."""
-    data = botocore.session.get_session().get_component("data_loader").load_data("endpoints")
+    # moto's own (cached) session: its loader parses the 1.3 MB endpoints file once for both uses.
+    data = AccountSpecificBackend.get_session()._session.get_component("data_loader").load_data("endpoints")
     modelled = set(ec2_backends[DEFAULT_ACCOUNT_ID].regions)
     return {region: (p["partition"], p["dnsSuffix"]) for p in data["partitions"] for region in p["regions"]
             if region in modelled}

@@ -26,7 +26,7 @@ def run_all(result, engine) -> list[str]:
     from .stack import stack_config
 
     cfg = stack_config(result)
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     objects = list(engine.kube.objects.values())
     return (routes.check_pod_routes(ec2) + cni.check_run(result, engine.kube, ec2)
             + app.service_problems(objects)

@@ -29,10 +29,13 @@ _SELECTOR = re.compile(r"^\s*([A-Za-z0-9./_-]+)\s*==\s*(['\"])([^'\"]*)\2\s*$")
 def routed_blocks(ec2) -> dict[str, str]:
     """Node name -> the pod block the VPC sends to it (the node's tag when nothing is routed)."""
     tables = routes.pod_route_tables(ec2)
+    to_interface: dict[str, set] = {}  # interface -> destinations routed to it
+    for t in tables.values():
+        for r in t["Routes"]:
+            to_interface.setdefault(r.get("NetworkInterfaceId"), set()).add(r.get("DestinationCidrBlock"))
     found = {}
     for node in routes.nodes(ec2).values():
-        dests = {r.get("DestinationCidrBlock") for t in tables.values() for r in t["Routes"]
-                 if r.get("NetworkInterfaceId") == node.eni_id}
+        dests = to_interface.get(node.eni_id, set())
         found[node.name] = next(iter(dests)) if len(dests) == 1 else (node.pod_cidr if not dests else sorted(dests))
     return found
 
@@ -88,7 +91,8 @@ def check_calico(objects, values: dict, blocks: Mapping[str, object], encapsulat
     by_node: dict[str, list[dict]] = {n: [] for n in blocks}
     for pool in pools:
         name, spec = pool["metadata"]["name"], pool["spec"]
-        matched = [n for n in blocks if selector_matches(spec.get("nodeSelector", ""), {NODE_NAME_LABEL: n})]
+        selected = selector_node(spec.get("nodeSelector", ""))
+        matched = [selected] if selected in blocks else []  # the nodes whose labels the selector matches
         if len(matched) != 1:
             problems.append(f"IPPool {name}: nodeSelector {spec.get('nodeSelector')!r} matches {len(matched)} nodes")
             continue
@@ -175,16 +179,19 @@ def cni_rows(result, kube, ec2) -> list[list[str]]:
     kind, values = cni_of(result.records.values())
     encap = encapsulation_of(result)
     routed = routed_blocks(ec2)
+    pools_of: dict[str, list[dict]] = {}  # node -> the IP pools selecting it (read once, not once per node)
+    for p in _of_kind(kube.objects, calico.CRD_GROUP, "IPPool"):
+        pools_of.setdefault(selector_node(p["spec"].get("nodeSelector", "")), []).append(p)
+    assigned = assigned_pod_cidrs(_of_kind(kube.objects, "apps/v1", "DaemonSet")) if kind == "flannel" else {}
     rows = []
     for node in sorted(routed):
         if kind == "calico":
-            pools = [p for p in _of_kind(kube.objects, calico.CRD_GROUP, "IPPool")
-                     if selector_matches(p["spec"].get("nodeSelector", ""), {NODE_NAME_LABEL: node})]
+            pools = pools_of.get(node, [])
             given = ", ".join(f"IPPool {p['metadata']['name']} {p['spec']['cidr']}" for p in pools) or "(no pool)"
             mode = "VXLAN" if encap == "vxlan" else "IPIP" if encap == "ipip" else "no encapsulation"
             mtu = ((values.get("installation") or {}).get("calicoNetwork") or {}).get("mtu")
         elif kind == "flannel":
-            cidrs = assigned_pod_cidrs(_of_kind(kube.objects, "apps/v1", "DaemonSet")).get(node, [])
+            cidrs = assigned.get(node, [])
             given = ", ".join(f"podCIDR {c} ({pod_cidr_assigner.daemonset_name(node)})" for c in cidrs) or "(no podCIDR)"
             mode = f"flannel {(values.get('flannel') or {}).get('backend')}"
             mtu = cni.mtu(encap)  # derived by flanneld from the interface MTU

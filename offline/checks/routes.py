@@ -7,6 +7,7 @@ real moto state back, so they judge the result, not the program's intent.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NODE_TAG = "k8snet/node"
@@ -28,13 +29,23 @@ def _tags(items) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
+def _reservations(ec2, **request) -> list[dict]:
+    """Every page of DescribeInstances (AWS pages it; moto 100 reservations at a time)."""
+    page = ec2.describe_instances(**request)
+    found = list(page["Reservations"])
+    while page.get("NextToken"):
+        page = ec2.describe_instances(**request, NextToken=page["NextToken"])
+        found += page["Reservations"]
+    return found
+
+
 def nodes(ec2) -> dict[str, NodeView]:
     """Worker nodes as AWS reports them (live instances carrying the k8snet/node tag; a terminated one,
     e.g. one an update replaced, is no node)."""
     found = {}
     filters = [{"Name": "tag-key", "Values": [NODE_TAG]},
                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
-    for reservation in ec2.describe_instances(Filters=filters)["Reservations"]:
+    for reservation in _reservations(ec2, Filters=filters):
         for inst in reservation["Instances"]:
             tags = _tags(inst.get("Tags"))
             eni = next(n for n in inst["NetworkInterfaces"] if n["Attachment"]["DeviceIndex"] == 0)
@@ -64,11 +75,16 @@ def table_name(table: dict) -> str:
 
 def routed_by(node: NodeView, tables: dict[str, dict]) -> list[str]:
     """Ids of the tables that send the node's pod block to the node's own interface."""
-    return sorted(
-        tid
-        for tid, t in tables.items()
-        if any(r.get("DestinationCidrBlock") == node.pod_cidr and r.get("NetworkInterfaceId") == node.eni_id for r in t["Routes"])
-    )
+    return routed_by_each([node], tables)[node.name]
+
+
+def routed_by_each(nodes: Iterable[NodeView], tables: dict[str, dict]) -> dict[str, list[str]]:
+    """``routed_by`` for many nodes, reading every route once (not once per node)."""
+    holding: dict[tuple, set[str]] = {}  # (destination, interface) -> tables with that route
+    for tid, t in tables.items():
+        for r in t["Routes"]:
+            holding.setdefault((r.get("DestinationCidrBlock"), r.get("NetworkInterfaceId")), set()).add(tid)
+    return {n.name: sorted(holding.get((n.pod_cidr, n.eni_id), ())) for n in nodes}
 
 
 def check_pod_routes(ec2) -> list[str]:
@@ -92,8 +108,9 @@ def check_pod_routes(ec2) -> list[str]:
             if node.source_dest_check:
                 problems.append(f"{node.name}: source/dest check is on, so AWS drops the routed pod traffic for {dest}")
     if tables:
+        routed = routed_by_each(by_eni.values(), tables)
         for node in by_eni.values():
-            missing = sorted(set(tables) - set(routed_by(node, tables)))
+            missing = sorted(set(tables) - set(routed[node.name]))
             if missing:
                 names = ", ".join(table_name(tables[t]) for t in missing)
                 problems.append(f"{node.name}: pod block {node.pod_cidr} is not routed to it in {names}")

@@ -39,6 +39,7 @@ _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp"}
 
 def from_engine(result, engine) -> Model:
     """The model of ``engine``'s last (successful) run."""
+    engine.activate()  # extract reads moto's backends: this engine's AWS must be the one in them
     return extract(result, engine.kube.objects.values(), engine.region)
 
 

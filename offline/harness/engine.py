@@ -23,6 +23,8 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
@@ -30,7 +32,10 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from ..kube.api_server import KubeContext
+from ..aws import moto_speedups, moto_state
 from ..aws.context import AwsContext, region_problem
+from ..aws.ec2_reader import Ec2Reader
+from . import gc_policy
 from .mocks import MotoMocks
 from .monitor import Registration, RecordingMonitor
 from .project import ProjectError, ResolvedConfig, resolve_config
@@ -161,26 +166,50 @@ class OfflineEngine:
         self.aws: AwsContext | None = None  # the simulated account's state moto does not keep (EKS access, S3)
         self._moto = None
 
-    # moto lives as long as the engine, so tests can read back what the run created.
+    # The engine's AWS lives as long as the engine, so tests can read back what its runs created. Another
+    # engine may be live in between (moto holds one AWS at a time): aws/moto_state.py parks and restores.
     def __enter__(self) -> OfflineEngine:
         # moto's 1300 sample AMIs cost 0.3 s per run; the engine publishes the EKS AMIs it serves.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        moto_speedups.install()
+        moto_state.make_live(self)  # an empty AWS; the one that was live is parked before moto may reset
         self._moto = mock_aws()
         self._moto.start(reset=True)
         return self
 
     def __exit__(self, *exc) -> None:
+        moto_state.forget(self)
         self._moto.stop()
         self._moto = None
 
+    def activate(self) -> None:
+        """Put this engine's AWS into moto's backends (parking the one there), for code that reads the
+        backends directly (``ec2_backends[account][region]``); clients and readers do it themselves."""
+        self._require_open()
+        moto_state.make_live(self)
+
     def client(self, service: str):
+        """A boto3 client of this engine's AWS: every call it makes reads this engine's state."""
+        self.activate()
+        client = boto3.client(service, region_name=self.region)
+        client.meta.events.register("before-call", lambda **_: moto_state.make_live(self))
+        return client
+
+    def ec2_reader(self) -> Ec2Reader:
+        """This engine's EC2 state for reading, without boto3's round trip (aws/ec2_reader.py)."""
+        self.activate()
+        return Ec2Reader(ec2_backends[DEFAULT_ACCOUNT_ID][self.region], lambda: self.client("ec2"))
+
+    def _require_open(self) -> None:
         if self._moto is None:
             raise RuntimeError("use the engine inside `with OfflineEngine(...) as engine:`")
-        return boto3.client(service, region_name=self.region)
 
     def run(self) -> RunResult:
-        if self._moto is None:
-            raise RuntimeError("use the engine inside `with OfflineEngine(...) as engine:`")
+        with gc_policy.during_a_run():
+            return self._run()
+
+    def _run(self) -> RunResult:
+        self.activate()  # a second run continues this engine's AWS (an update after an up)
         try:
             config = resolve_config(self.project_dir, self.stack, self.overrides)
         except ProjectError as exc:

@@ -225,6 +225,7 @@ class Lifecycle(OfflineEngine):
         """`pulumi destroy`: deletes everything in a valid order (returned); the state is then empty.
         Resources with retainOnDelete leave the state but stay in the cloud."""
         order = delete_order(self.state)
+        self.activate()  # the deletes go to this stack's AWS (another engine may have run since)
         monitor = UpdatingMonitor(self._mocks, self.state, (), self.steps)
         for urn in order:
             record = self.state[urn]

@@ -87,6 +87,13 @@ class MotoMocks(pulumi.runtime.Mocks):
             return created
         except (AwsRejection, tls_provider.TlsRejection):
             raise
+        except StopIteration:
+            # moto's address generator runs dry in a full subnet (a /24 holds 251 instances: AWS keeps 5
+            # addresses) where EC2 answers with this error. A StopIteration must not reach the event loop
+            # either: a future cannot carry one, and the run would wait for it forever.
+            where = f" in subnet '{args.inputs['subnetId']}'" if args.inputs.get("subnetId") else ""
+            raise AwsRejection("InsufficientFreeAddressesInSubnet",
+                               f"There are not enough free addresses{where} to satisfy the request.") from None
         except Exception as exc:  # moto's own validation errors carry AWS error codes
             code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
             if code:

@@ -24,7 +24,7 @@ from typing import Any
 from pulumi.runtime import rpc
 
 from . import admission
-from .schemas import KubeSchemas, UnknownKind
+from .schemas import KubeSchemas, UnknownKind, for_version
 
 NODE_PORT_RANGE = range(30000, 32768)  # kube-apiserver --service-node-port-range default
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -119,7 +119,7 @@ class KubeContext:
     @cached_property
     def schemas(self) -> KubeSchemas:
         # Built on first use: a stack without Kubernetes objects needs no schemas (or version).
-        return KubeSchemas(self.version)
+        return for_version(self.version)
 
     def create(self, type_token: str, inputs: dict, owner: str = "pulumi") -> tuple[str, dict]:
         obj = _whole_numbers(unwrap_secrets(inputs))

@@ -79,7 +79,13 @@ def node_blocks(blocks: dict[str, str | IPv4Network]) -> dict[str, IPv4Network]:
     parsed = {name: ip_network(str(cidr)) for name, cidr in sorted(blocks.items())}
     if not parsed:
         raise ValueError("at least one node block is required")
-    items = list(parsed.items())
+    # Two CIDR blocks overlap only if one contains the other, so in address order an overlap shows up
+    # between neighbours: one pass over n blocks instead of n²/2 comparisons (125k at 500 nodes).
+    by_address = sorted(parsed.values(), key=lambda n: (n.version, n.network_address, n.prefixlen))
+    if all(n.version == 4 for n in by_address) and not any(
+            a.overlaps(b) for a, b in zip(by_address, by_address[1:])):
+        return parsed
+    items = list(parsed.items())  # something is wrong: find the first offender in name order, as always
     for i, (a, net_a) in enumerate(items):
         if net_a.version != 4:
             raise ValueError(f"{a}: {net_a} is not IPv4")

@@ -1,0 +1,68 @@
+"""The checks and the preview read EC2 through offline/aws/ec2_reader.py, not boto3: its answers must be
+boto3's, field for field, on the same state (and its route entries complete: the flows read every target)."""
+
+import pytest
+
+from offline.checks import routes as route_checks
+
+NODES = [{"Name": "tag-key", "Values": [route_checks.NODE_TAG]}]
+PUBLIC = [{"Name": "tag:kubernetes.io/role/elb", "Values": ["1"]}]
+
+
+def _differences(mine, theirs, path="") -> list[str]:
+    """Where ``mine`` is not what boto3 answered: every key of ``mine`` must be in ``theirs``, equal."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return [d for k, v in mine.items()
+                for d in (_differences(v, theirs[k], f"{path}.{k}") if k in theirs else [f"{path}.{k}: not in boto3's"])]
+    if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+        return [d for i, (a, b) in enumerate(zip(mine, theirs)) for d in _differences(a, b, f"{path}[{i}]")]
+    return [] if mine == theirs else [f"{path}: {mine!r} != {theirs!r}"]
+
+
+@pytest.mark.parametrize("call, request_", [
+    ("describe_instances", {}), ("describe_instances", {"Filters": NODES}), ("describe_route_tables", {}),
+    ("describe_vpcs", {}), ("describe_subnets", {}), ("describe_subnets", {"Filters": PUBLIC}),
+    ("describe_security_group_rules", {}),
+])
+def test_answers_are_boto3s(dev_stack, call, request_):
+    _, engine = dev_stack
+    mine = getattr(engine.ec2_reader(), call)(**request_)
+    theirs = getattr(engine.client("ec2"), call)(**request_)
+    assert mine and _differences(mine, theirs) == []
+    if call == "describe_route_tables":
+        routes = [(set(a), set(b)) for t, u in zip(mine["RouteTables"], theirs["RouteTables"])
+                  for a, b in zip(t["Routes"], u["Routes"])]
+        assert routes and all(a == b for a, b in routes)
+
+
+def test_instance_attribute_and_anything_else_through_boto3(dev_stack):
+    result, engine = dev_stack
+    reader, client = engine.ec2_reader(), engine.client("ec2")
+    instance = result.exports["nodes"]["node1"]["instanceId"]
+    ask = {"InstanceId": instance, "Attribute": "sourceDestCheck"}
+    assert reader.describe_instance_attribute(**ask)["SourceDestCheck"] == client.describe_instance_attribute(**ask)[
+        "SourceDestCheck"] == {"Value": False}
+    assert reader.meta.region_name == "us-east-1"
+    assert reader.describe_nat_gateways()["NatGateways"] == client.describe_nat_gateways()["NatGateways"]
+
+
+def test_every_node_is_read_past_the_first_page(dev_stack):
+    """AWS pages DescribeInstances, and so does moto: 100 reservations unless asked otherwise
+    (moto/ec2/responses/instances.py). The node checks read every page; the reader has just one."""
+    _, engine = dev_stack
+    client = engine.client("ec2")
+    everything = client.describe_instances(Filters=NODES)["Reservations"]
+
+    class OnePerPage:  # the real client, asked for one reservation per page
+        meta = client.meta
+
+        def describe_instances(self, **request):
+            start = int(request.pop("NextToken", 0))
+            page = {"Reservations": everything[start:start + 1]}
+            return {**page, "NextToken": str(start + 1)} if start + 1 < len(everything) else page
+
+        def describe_instance_attribute(self, **request):
+            return client.describe_instance_attribute(**request)
+
+    assert len(everything) == 3
+    assert route_checks.nodes(OnePerPage()) == route_checks.nodes(client) == route_checks.nodes(engine.ec2_reader())

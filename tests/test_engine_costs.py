@@ -1,0 +1,71 @@
+"""What the engine does to stay cheap changes no answer: moto's replaced internals return what moto's own
+code returns (offline/aws/moto_speedups.py), and a run leaves the process's garbage collector as it found it."""
+
+import gc
+
+import boto3
+import pytest
+from moto.ec2.exceptions import InvalidInstanceIdError
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.instances import InstanceBackend
+from moto.kms.models import kms_backends
+
+from offline import OfflineEngine
+from offline.aws import moto_speedups
+from offline.harness import gc_policy
+from tests.conftest import ROOT
+
+
+def test_get_instance_finds_what_moto_finds(dev_stack):
+    result, engine = dev_stack
+    engine.ec2_reader()  # the dev run's AWS is live
+    backend = ec2_backends["123456789012"]["us-east-1"]
+    assert backend.get_instance.__func__ is moto_speedups.get_instance
+    for record in result.of_type("aws:ec2/instance:Instance"):
+        assert backend.get_instance(record.id) is InstanceBackend.get_instance(backend, record.id)
+    for lookup in (backend.get_instance, lambda i: InstanceBackend.get_instance(backend, i)):
+        with pytest.raises(InvalidInstanceIdError):
+            lookup("i-0123456789abcdef0")
+
+
+def test_tags_are_what_moto_finds(dev_stack):
+    _, engine = dev_stack
+    engine.ec2_reader()  # the dev run's AWS is live
+    backend = ec2_backends["123456789012"]["us-east-1"]
+    resources = [*backend.vpcs.values(), *backend.route_tables.values(), *backend.all_instances(),
+                 *(s for zone in backend.subnets.values() for s in zone.values())]
+    assert sum(bool(r.get_tags()) for r in resources) >= 10
+    for resource in resources:
+        assert resource.get_tags() == backend.describe_tags(filters={"resource-id": [resource.id]}), resource.id
+
+
+def test_kms_keys_get_their_private_key_only_when_one_is_used(dev_stack):
+    result, engine = dev_stack
+    key_id = result.of_type("aws:kms/key:Key")[0].id
+    assert engine.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeySpec"] == "SYMMETRIC_DEFAULT"
+    key = kms_backends["123456789012"]["us-east-1"].keys[key_id]
+    assert isinstance(key.private_key, moto_speedups.PrivateKeyOnFirstUse) and key.private_key._key is None
+    with OfflineEngine(ROOT):  # an empty AWS of its own (the shared dev run is only read)
+        kms = boto3.client("kms", region_name="us-east-1")
+        signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        signature = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+        assert kms.verify(KeyId=signing, Message=b"m", Signature=signature,
+                          SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+        assert kms.get_public_key(KeyId=signing)["PublicKey"].startswith(b"0\x82")  # DER
+
+
+def test_a_run_restores_the_collector_thresholds():
+    before, enabled = gc.get_threshold(), gc.isenabled()
+    gc.disable()  # lower thresholds would start a collection of the whole suite's heap
+    try:
+        gc.set_threshold(700, 10, 10)
+        with gc_policy.during_a_run():
+            assert gc.get_threshold() == gc_policy.RUN_THRESHOLDS
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(500_000, 10, 1000)  # a process that chose more never gets less
+        with gc_policy.during_a_run():
+            assert gc.get_threshold() == (500_000, 50, 1000)
+    finally:
+        gc.set_threshold(*before)
+        if enabled:
+            gc.enable()
