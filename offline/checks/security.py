@@ -267,6 +267,7 @@ def _grants(statements: list[dict], action: str, resource: str, principal: str |
 def flow_log_problems(records, engine) -> list[str]:
     """Read from moto's backends directly (a boto3 client would load its service model: ~0.5 s)."""
     problems = []
+    engine.activate()  # the backends below are this engine's (another run's may be live)
     aws = engine.aws
     iam = aws.iam
     for r in records:
