@@ -22,6 +22,7 @@ from typing import Any
 import pulumi_policy
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -116,9 +117,12 @@ def _inputs(record: Registration, preview: bool) -> dict:
 
 
 def _merge(base: Any, over: Any) -> Any:
-    """``over`` laid on ``base``, maps merged key by key (what the provider filled in stays: a clusterIP)."""
+    """``over`` laid on ``base``, maps merged key by key and lists of one length item by item (what the provider
+    filled in stays: a Service's clusterIP, each port's nodePort)."""
     if isinstance(base, dict) and isinstance(over, dict):
         return {**base, **{k: _merge(base.get(k), v) for k, v in over.items()}}
+    if isinstance(base, list) and isinstance(over, list) and len(base) == len(over):
+        return [_merge(b, o) for b, o in zip(base, over)]
     return over
 
 
@@ -141,11 +145,20 @@ def _options(record: Registration) -> PolicyResourceOptions:
                                  custom_timeouts=None, additional_secret_outputs=o.get("additionalSecretOutputs", []))
 
 
+def _provider(record: Registration, result: RunResult, preview: bool) -> PolicyProviderResource | None:
+    """The resource's explicit provider ("<urn>::<id>" in its options), as the analyzer describes it."""
+    provider = result.records.get((record.options.get("provider") or "").rsplit("::", 1)[0])
+    if provider is None:
+        return None
+    return PolicyProviderResource(provider.type, policy_proxy.unknown_checking_proxy(_inputs(provider, preview)),
+                                  provider.urn, provider.name)
+
+
 def stack_resources(result: RunResult, preview: bool = False) -> list[PolicyResource]:
     """Every registration as a PolicyResource, parents and dependencies linked by URN (as AnalyzeStack does)."""
     records = list(result.records.values())
     built = {r.urn: PolicyResource(r.type, policy_proxy.unknown_checking_proxy(_state(r, preview)), r.urn, r.name,
-                                   _options(r), None, None, [], {}) for r in records}
+                                   _options(r), _provider(r, result, preview), None, [], {}) for r in records}
     for r in records:
         res = built[r.urn]
         res.parent = built.get(r.parent)
@@ -180,7 +193,7 @@ def run_pack(pack: LoadedPack | str | Path, result: RunResult, config: Mapping[s
             calls = [StackValidationArgs(resources, settings)]
         elif isinstance(policy, ResourceValidationPolicy):
             calls = [ResourceValidationArgs(r.type, policy_proxy.unknown_checking_proxy(_inputs(r, preview)), r.urn,
-                                            r.name, _options(r), None, settings)
+                                            r.name, _options(r), _provider(r, result, preview), settings)
                      for r in result.resources if r.custom]
         else:
             continue

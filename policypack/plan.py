@@ -12,6 +12,8 @@ Numbers arrive as floats (protobuf); whole ones are made ints, as the Kubernetes
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,6 +86,18 @@ def known(value: Any, what: str) -> Any:
     return value
 
 
+def options_of(opts, provider) -> dict[str, Any]:
+    """pulumi_policy's PolicyResourceOptions and PolicyProviderResource as the engine records options."""
+    out: dict[str, Any] = {"provider": f"{provider.urn}::" if provider is not None else ""}
+    if opts is not None:
+        out.update(protect=bool(opts.protect), deleteBeforeReplace=bool(opts.delete_before_replace),
+                   ignoreChanges=list(opts.ignore_changes or []))
+    return out
+
+
+_ACCOUNT_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
+
+
 @dataclass(eq=False)
 class Resource:
     urn: str
@@ -93,6 +107,9 @@ class Resource:
     parent: str | None = None
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # The resource options the offline checks read, as the engine records them (offline/harness/monitor.py):
+    # ``provider`` is a provider reference "<urn>::<id>" (the id is not known to a policy: left empty).
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -117,8 +134,28 @@ class Plan:
         return cls(Resource(urn=r.urn, type=r.resource_type, name=r.name, props=plain(r.props),
                             parent=r.parent.urn if r.parent is not None else None,
                             dependencies=[d.urn for d in r.dependencies],
-                            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()})
+                            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+                            options=options_of(r.opts, r.provider))
                    for r in resources)
+
+    def region(self, configured: str) -> str:
+        """The stack's region: the one its subnets' zones are in (standard zones are the region's name and a
+        letter), else ``configured`` (the policy's ``region`` setting: a policy sees no stack config)."""
+        from offline.aws.context import region_problem
+
+        zones = {z for s in self.of_type("aws:ec2/subnet:Subnet")
+                 if isinstance(z := s.props.get("availabilityZone"), str)}
+        regions = {z[:-1] for z in zones if z[-1:].isalpha() and region_problem(z[:-1]) is None}
+        return regions.pop() if len(regions) == 1 else configured
+
+    def account(self) -> str:
+        """The AWS account the stack deploys to: the one its resources' ARNs name (known once they exist; a
+        first preview knows none)."""
+        found = Counter(m[1] for r in self.resources if r.type.startswith("aws:")
+                        and isinstance(r.props.get("arn"), str) and (m := _ACCOUNT_ARN.match(r.props["arn"])))
+        if not found:
+            raise Unknown("the stack's AWS account (in its resources' ARNs)")
+        return found.most_common(1)[0][0]
 
     @property
     def records(self) -> list[Resource]:
@@ -136,8 +173,25 @@ class Plan:
     def kube_objects(self) -> list[dict]:
         """The Kubernetes API objects the stack creates (patches and Helm releases left out), and those its EKS
         add-ons install that its objects refer to (CoreDNS's pods and kube-dns Service)."""
-        own = [r.props for r in self.resources if is_api_object(r.type) and not r.type.endswith("Patch")]
-        return own + self.addon_objects()
+        return self.registered_objects() + self.addon_objects()
+
+    def registered_objects(self) -> list[dict]:
+        """The Kubernetes API objects the stack itself registers (what offline/checks/scan.kubernetes_objects
+        gives the engine's security checks)."""
+        return [r.props for r in self.resources if is_api_object(r.type) and not r.type.endswith("Patch")]
+
+    def known_objects(self, objects: Iterable[dict], what: str = "") -> list[dict]:
+        """The objects whose every value is known; each other one is noted, not checked."""
+        out = []
+        for obj in objects:
+            if has_unknown(obj):
+                name = mapping(obj.get("metadata")).get("name")
+                if not isinstance(name, str):  # its metadata is unknown: the resource's name says which
+                    name = next((r.name for r in self.resources if r.props is obj), "?")
+                self.note(f"{obj.get('kind')} {name}: {what or 'not checked'} (a value is unknown)")
+            else:
+                out.append(obj)
+        return out
 
     def addon_objects(self) -> list[dict]:
         clusters = self.of_type(CLUSTER)

@@ -31,7 +31,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from .plan import Plan, Resource, Unknown, plain
+from .plan import Plan, Resource, Unknown, options_of, plain
 
 PACK_NAME = "k8snet"
 MANDATORY = EnforcementLevel.MANDATORY
@@ -128,7 +128,8 @@ def _validate_resource(rule: Rule):
     def validate(args, report_violation) -> None:
         if not rule.applies_to(args.resource_type):
             return
-        resource = Resource(urn=args.urn, type=args.resource_type, name=args.name, props=plain(args.props))
+        resource = Resource(urn=args.urn, type=args.resource_type, name=args.name, props=plain(args.props),
+                            options=options_of(args.opts, args.provider))
         notes: list[str] = []
         try:
             _report(rule.check(resource, _config(rule, args)), report_violation)

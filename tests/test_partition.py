@@ -15,7 +15,8 @@ from k8snet.shared.partition import Partition
 from offline.aws import constraints
 from offline.aws.rules import AwsRejection
 from offline.checks import nodes as node_checks
-from tests.conftest import probe_project
+from offline.policy import run_pack
+from tests.conftest import ROOT, probe_project
 
 CHINA = Partition("aws-cn", "amazonaws.com.cn")
 
@@ -54,6 +55,11 @@ def test_the_dev_stack_deploys_to_china_with_its_partition(run_stack):
     assert result.exports["oidcIssuer"].startswith("https://oidc.eks.cn-north-1.amazonaws.com.cn/id/")
     assert result.named("cluster-oidc").inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert node_checks.check_run(result) == []
+    # The policy pack's stack rules take the region from the subnets' zones (the log keys name
+    # logs.cn-north-1.amazonaws.com, the node role ec2.amazonaws.com.cn); the one resource rule sees a resource
+    # alone and reads it from its config.
+    report = run_pack(ROOT / "policypack", result, config={"aws-field-constraints": {"region": "cn-north-1"}})
+    assert report.mandatory == [] and report.unknown == [], report.text()
 
     # The node role as it was before issue 12 (ec2.amazonaws.com): IAM takes it, EC2 in China cannot use it.
     role = result.named("cluster-node-role")

@@ -1,11 +1,13 @@
 """The policy pack (policypack/) over the offline engine's dev run, through the one adapter (offline/policy.py):
-the dev stack passes, with every value known and as a first preview sees it; each policy fails a record
+the dev stack passes, with every value known and as a first preview sees it (its deliberate loosening, the
+public API endpoint, the HTTP ALB and no deletion protection, as advisories only); each policy fails a record
 mutated the way a real mistake would look, with its message."""
 
 from __future__ import annotations
 
 import copy
 import json
+from ipaddress import ip_network
 
 import pytest
 from conftest import ROOT
@@ -21,39 +23,84 @@ def pack():
     return load_pack(ROOT / "policypack")
 
 
+# The runs the mutations start from (shared session runs, see conftest.py): the dev stack, the dev stack with the
+# documented secure defaults (private API endpoint, internal ALB, deletion protection), and flannel (its podCIDR
+# assigner). The flannel run is the variant test's; the secure one is this module's own.
+SECURE = {"apiPublicAccessCidrs": [], "ingress": {"paths": ["/"]}, "deletionProtection": True}
+FLANNEL = {"cni": "flannel", "encapsulation": "vxlan"}
+# What the dev stack loosens on purpose (Pulumi.dev.yaml; the preview warns about the first two): advisories.
+DEV_ADVISORIES = {("api-endpoint-exposure", "the Kubernetes API endpoint is public to 0.0.0.0/0"),
+                  ("load-balancer-exposure", "Ingress webapp/webapp: its internet-facing ALB serves plain HTTP"),
+                  ("eks-deletion-protection", "cluster cluster-eks: deletion protection is off")}
+
+
+def advisories(report) -> set[tuple[str, str]]:
+    """(policy, expected fragment) of DEV_ADVISORIES that the report's advisory violations carry, plus any other
+    advisory as (policy, its message)."""
+    out = set()
+    for v in report.violations:
+        if v.level == "advisory":
+            fragment = next((f for p, f in DEV_ADVISORIES if p == v.policy and f in v.message), v.message)
+            out.add((v.policy, fragment))
+    return out
+
+
+@pytest.fixture(scope="module")
+def bases(dev_records, stack_run):
+    """Base name -> the RunResult a mutation starts from."""
+    secure, _ = stack_run(SECURE)
+    flannel, _ = stack_run(FLANNEL)
+    assert secure.ok and flannel.ok, (secure.error, flannel.error)
+    return {"dev": dev_records, "secure": secure, "flannel": flannel}
+
+
 def test_the_pack_lists_every_rule_once_with_a_level_and_a_reason(pack):
     rules = load_rules()
-    assert [p.name for p in pack.policies] == list(rules) and len(rules) >= 16
+    assert [p.name for p in pack.policies] == list(rules) and len(rules) >= 33
     for rule in rules.values():
         assert rule.level.value in ("mandatory", "advisory") and len(rule.why) > 40, rule.name
 
 
 def test_dev_stack_passes_every_policy(pack, dev_records):
     report = run_pack(pack, dev_records)
+    assert report.mandatory == [] and report.unknown == [], report.text()
+    assert advisories(report) == DEV_ADVISORIES, report.text()
+
+
+def test_the_documented_secure_defaults_pass_without_an_advisory(pack, bases):
+    report = run_pack(pack, bases["secure"])
     assert report.violations == [] and report.unknown == [], report.text()
 
 
 def test_dev_stack_as_a_first_preview_sees_it_has_no_violation_and_says_once_what_it_could_not_check(pack, dev_records):
     report = run_pack(pack, dev_records, preview=True)
-    assert report.violations == [], report.text()
+    assert report.mandatory == [], report.text()
+    assert advisories(report) <= DEV_ADVISORIES, report.text()
     assert report.unknown, "a first preview has unknown values; the pack must say what it could not check"
     per_policy = [u.policy for u in report.unknown]
     assert len(per_policy) == len(set(per_policy))  # once per policy (resource policies: once per resource)
     assert all("during preview" in u.message for u in report.unknown)
-    # Identity through property dependencies survives preview: the pod routes are checked, not skipped.
-    assert {"pod-routes", "source-dest-check", "route-table-quota", "cni-pod-blocks"}.isdisjoint(per_policy)
+    # Identity through property dependencies survives preview: the pod routes are checked, not skipped, and so
+    # are the dependency graph (destroy order), the resource options and the settings the program writes.
+    assert {"pod-routes", "source-dest-check", "route-table-quota", "cni-pod-blocks", "destroy-order",
+            "worker-replacement", "eks-deletion-protection", "vpc-flow-logs", "log-retention"}.isdisjoint(per_policy)
+    # The packet path waits for the addresses EC2 assigns, and says which.
+    (flows,) = [u.message for u in report.unknown if u.policy == "packet-flows"]
+    assert "the addresses EC2 assigns to network-nat-us-east-1a, workers-node1, workers-node2, workers-node3" in flows
 
 
-@pytest.mark.parametrize("config", [{"cni": "flannel", "encapsulation": "vxlan"},
-                                    {"nodeLocalDns": True, "kubeProxyMode": "ipvs"}], ids=["flannel-vxlan", "nld-ipvs"])
-def test_other_shapes_of_the_stack_pass_too(pack, run_stack, config):
+@pytest.mark.parametrize("config", [FLANNEL, {"nodeLocalDns": True, "kubeProxyMode": "ipvs"}],
+                         ids=["flannel-vxlan", "nld-ipvs"])
+def test_other_shapes_of_the_stack_pass_too(pack, stack_run, config):
     """No false alarm where the rules read other shapes: an overlay (no pod routes: the encapsulation comes from
-    the CNI's values) and node-local-dns with ipvs (kubelet clusterDNS in the user data)."""
-    result, _ = run_stack(config)
+    the CNI's values; flannel's podCIDR assigners and their admission policy) and node-local-dns with ipvs
+    (kubelet clusterDNS in the user data, node-cache's hardening)."""
+    result, _ = stack_run(config)
     assert result.ok, result.error
     report = run_pack(pack, result)
-    assert report.violations == [] and report.unknown == [], report.text()
-    assert run_pack(pack, result, preview=True).violations == []
+    assert report.mandatory == [] and report.unknown == [], report.text()
+    assert advisories(report) == DEV_ADVISORIES, report.text()
+    assert run_pack(pack, result, preview=True).mandatory == []
 
 
 def _named(result, name):
@@ -151,6 +198,95 @@ def _quota(result):
     return {"route-table-quota": {"routesPerRouteTable": 4}}
 
 
+def _container(result, name, container):
+    spec = _named(result, name).inputs["spec"]["template"]["spec"]
+    return next(c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == container)
+
+
+def _tag_only_image(result):
+    _container(result, "app-deployment-webapp", "nginx")["image"] = "docker.io/library/nginx:1.30.4"
+
+
+def _privilege_escalation(result):
+    _container(result, "app-deployment-webapp", "app")["securityContext"]["allowPrivilegeEscalation"] = True
+
+
+def _admission_binding(result):
+    urn = next(u for u, r in result.records.items() if r.type.endswith("ValidatingAdmissionPolicyBinding"))
+    del result.records[urn]
+
+
+def _plaintext_mysql(result):
+    mysql = _container(result, "app-stateful-set-mysql", "mysql")
+    mysql["args"] = [a for a in mysql["args"] if a != "--require-secure-transport=ON"]
+
+
+def _host_protection(result):
+    urn = next(u for u, r in result.records.items() if r.type.endswith("GlobalNetworkPolicy"))
+    del result.records[urn]
+
+
+def _public_api(result):
+    _first(result, "aws:eks/cluster:Cluster").inputs["vpcConfig"].update(endpointPublicAccess=True,
+                                                                         publicAccessCidrs=["0.0.0.0/0"])
+
+
+def _public_nlb(result):
+    annotations = _named(result, "app-service-webapp-lb").inputs["metadata"]["annotations"]
+    annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] = "internet-facing"
+
+
+def _log_key_policy(result):
+    key = _named(result, "cluster-logs-key")
+    key.inputs["policy"] = key.inputs["policy"].replace("/aws/eks/k8snet-dev/cluster", "/aws/eks/other/cluster")
+
+
+def _retention(result):
+    _named(result, "cluster-logs").inputs["retentionInDays"] = 30
+
+
+def _rejected_only(result):
+    _first(result, "aws:ec2/flowLog:FlowLog").inputs["trafficType"] = "REJECT"
+
+
+def _delivery_policy(result):
+    policy = _first(result, "aws:iam/rolePolicy:RolePolicy")
+    policy.inputs["policy"] = policy.inputs["policy"].replace('"logs:PutLogEvents"', '"logs:GetLogEvents"')
+
+
+def _kms_log_bucket(result):
+    encryption = _first(result, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                                "BucketServerSideEncryptionConfiguration")
+    encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] = "aws:kms"
+
+
+def _no_deletion_protection(result):
+    _first(result, "aws:eks/cluster:Cluster").inputs["deletionProtection"] = False
+
+
+def _finalized_without_controller(result):
+    # The example app (its component and everything in it) no longer waits for the controller's release.
+    release = _first(result, "kubernetes:helm.sh/v3:Release", chart="aws-load-balancer-controller").urn
+    for r in result.records.values():
+        if "k8snet:index:ExampleApp" in r.urn:
+            r.dependencies = [d for d in r.dependencies if d != release]
+            r.property_dependencies = {k: [d for d in v if d != release] for k, v in r.property_dependencies.items()}
+
+
+def _replaced_create_first(result):
+    _named(result, "workers-node2").options["deleteBeforeReplace"] = False
+
+
+def _service_mutator(result):
+    rel = _first(result, "kubernetes:helm.sh/v3:Release", chart="aws-load-balancer-controller")
+    rel.inputs["values"]["enableServiceMutatorWebhook"] = True
+
+
+def _pod_rule(result):
+    urn = next(u for u, r in result.records.items() if r.name == "workers-cni-pods")
+    del result.records[urn]
+
+
 MUTATIONS = {
     "pod-routes": (_route, "route 10.1.9.0/24 -> node1, but node1 owns 10.1.1.0/24"),
     "source-dest-check": (_src_dst, "node2: source/dest check is on"),
@@ -168,6 +304,32 @@ MUTATIONS = {
     "aws-field-constraints": (_field, "InvalidParameterValue: description 'nodes -> pods' contains '>'"),
     "node-kubelet-sizing": (_kubelet_pods, "workers-node1: kubelet admits 200 pods but nodeadm reserves"),
     "node-role-trust": (_node_role, "trusts ['ec2.amazonaws.com.cn'], not ec2.amazonaws.com"),
+    "image-digests": (_tag_only_image, "Deployment webapp/webapp container nginx: image "
+                                       "'docker.io/library/nginx:1.30.4' is not pinned"),
+    "workload-hardening": (_privilege_escalation, "container app: allowPrivilegeEscalation is not false"),
+    "assigner-admission": (_admission_binding, "no ValidatingAdmissionPolicy in force restricts what "
+                                               "system:serviceaccount:kube-flannel:podcidr-assigner may change",
+                           "flannel"),
+    "database-tls": (_plaintext_mysql, "mysqld in webapp accepts plaintext"),
+    "host-protection": (_host_protection, "pods can open connections to node1's own address"),
+    "api-endpoint-exposure": (_public_api, "the Kubernetes API endpoint is public to 0.0.0.0/0", "secure"),
+    "load-balancer-exposure": (_public_nlb, "Service webapp/webapp-lb: its internet-facing NLB serves plain TCP "
+                                            "on ports [80] to ['192.168.0.0/16'] (no TLS)"),
+    "log-group-encryption": (_log_key_policy, "log group cluster-logs: the policy of key cluster-logs-key does not "
+                                              "let logs.us-east-1.amazonaws.com use it for arn:aws:logs:us-east-1:"
+                                              "123456789012:log-group:/aws/eks/k8snet-dev/cluster"),
+    "log-retention": (_retention, "log group cluster-logs: logs kept 30 days, fewer than 365"),
+    "vpc-flow-logs": (_rejected_only, "flow log flow-logs-vpc: logs REJECT traffic only, not ALL"),
+    "flow-log-delivery": (_delivery_policy, "flow log flow-logs-vpc: role flow-logs-role may not logs:PutLogEvents"),
+    "alb-access-logs": (_kms_log_bucket, "is encrypted with 'aws:kms'; ELB log delivery supports SSE-S3"),
+    "eks-deletion-protection": (_no_deletion_protection, "cluster cluster-eks: deletion protection is off",
+                                "secure"),
+    "destroy-order": (_finalized_without_controller, "Service app-service-webapp-lb: the load balancer controller "
+                                                     "finalizes it but it does not depend on lb-controller-release"),
+    "worker-replacement": (_replaced_create_first, "workers-node2: node node2 would be replaced "
+                                                   "create-before-delete"),
+    "lb-controller-service-mutator": (_service_mutator, "the Service mutator webhook is on"),
+    "packet-flows": (_pod_rule, "must be allowed, but is not"),
 }
 
 
@@ -175,15 +337,131 @@ def test_every_rule_has_a_mutation_test():
     assert set(MUTATIONS) == set(load_rules())
 
 
+@pytest.fixture(scope="module")
+def baselines(pack, bases):
+    return {name: run_pack(pack, result) for name, result in bases.items()}
+
+
 @pytest.mark.parametrize("policy", sorted(MUTATIONS))
-def test_a_mutated_record_fails_its_policy_with_its_message(pack, dev_records, policy):
-    mutate, message = MUTATIONS[policy]
-    result = copy.deepcopy(dev_records)
+def test_a_mutated_record_fails_its_policy_with_its_message(pack, bases, baselines, policy):
+    mutate, message, *base = MUTATIONS[policy]
+    base = base[0] if base else "dev"
+    assert not any(message in v.message for v in baselines[base].violations if v.policy == policy)
+    result = copy.deepcopy(bases[base])
     config = mutate(result)
     report = run_pack(pack, result, config=config)
     mine = [v for v in report.violations if v.policy == policy]
     assert any(message in v.message for v in mine), report.text()
     assert all(v.level == RULES[policy].level.value for v in mine)
+
+
+@pytest.mark.parametrize("config", [None, FLANNEL], ids=["dev", "flannel-vxlan"])
+def test_the_packet_flows_walked_over_the_plan_are_the_engines(stack_run, config):
+    """The pack's model of the plan (policypack/flows.py: ids by property dependency, AWS's implicit pieces as
+    AWS documents them) gives every flow the verdict the engine's model of moto's state gives it."""
+    from offline.flows import from_engine, verify
+    from offline.policy import stack_resources
+    from policypack.flows import model_of
+
+    result, engine = stack_run(config)
+    engine_model = from_engine(result, engine)
+    plan_model = model_of(Plan.from_policy_resources(stack_resources(result)), "us-east-1")
+    expected, walked = verify(engine_model), verify(plan_model)
+
+    def verdicts(v):
+        return {r.flow.name: (r.verdict, r.holds, r.total) for r in v.results}
+
+    assert verdicts(walked) == verdicts(expected) and len(expected.results) > 20
+    assert walked.mode == expected.mode and walked.holds
+
+    def rules(model):
+        """Every security group rule by group names (the cluster group EKS creates as "EKS"), the VPC's unused
+        default group left out."""
+        def name(group):
+            return "EKS" if group == model.control_plane.security_group else model.groups[group].name
+        return {(name(r.group), r.egress, r.protocol, r.from_port, r.to_port, r.cidr,
+                 name(r.peer_group) if r.peer_group else None) for r in model.rules
+                if model.groups[r.group].name != "default"}
+
+    # The same rules, the EKS group's defaults included (all from itself in; out anywhere and to itself).
+    assert rules(plan_model) == rules(engine_model)
+    assert {r for r in rules(engine_model) if r[0] == "EKS"} == {
+        ("EKS", False, "-1", None, None, None, "EKS"), ("EKS", True, "-1", None, None, None, "EKS"),
+        ("EKS", True, "-1", None, None, ip_network("0.0.0.0/0"), None)}
+
+
+def test_an_update_preview_that_adds_a_node_waits_for_that_node_only(pack, dev_records):
+    """Resources that exist keep their state in a preview; a new instance's address is unknown: the flows wait
+    for it by name, and the host protection needs it to feed the policy (which it does)."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    result = copy.deepcopy(dev_records)
+    _named(result, "workers-node3").outputs["privateIp"] = UNKNOWN_STRING_VALUE
+    report = run_pack(pack, result)
+    assert report.mandatory == [], report.text()
+    (flows,) = [u.message for u in report.unknown if u.policy == "packet-flows"]
+    assert flows.endswith("(the addresses EC2 assigns to workers-node3)")
+    assert "host-protection" not in {u.policy for u in report.unknown}
+
+
+def test_a_first_preview_fails_a_host_protection_policy_that_leaves_a_node_out(pack, dev_records):
+    result = copy.deepcopy(dev_records)
+    policy = _first(result, "kubernetes:crd.projectcalico.org/v1:GlobalNetworkPolicy")
+    node3 = _named(result, "workers-node3").urn
+    policy.property_dependencies["spec"] = [u for u in policy.property_dependencies["spec"] if u != node3]
+    report = run_pack(pack, result, preview=True)
+    (violation,) = [v for v in report.mandatory if v.policy == "host-protection"]
+    assert "node3: no Calico GlobalNetworkPolicy is computed from its instance" in violation.message
+
+
+# Run in a subprocess: every module the pack imports, at load time or while its policies run, must come from
+# this repository or from a distribution policypack/requirements.txt installs (with its dependencies): the pack
+# runs in its own virtualenv made from that file alone.
+_ONLY_PACK_REQUIREMENTS = r"""
+import importlib.abc, importlib.metadata as md, pickle, sys
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+root, records = sys.argv[1], sys.argv[2]
+lines = [line.split("#")[0].strip() for line in open(f"{root}/policypack/requirements.txt")]
+allowed, todo = set(), [Requirement(line) for line in lines if line]
+while todo:
+    req = todo.pop()
+    if canonicalize_name(req.name) in allowed:
+        continue
+    allowed.add(canonicalize_name(req.name))
+    for text in md.requires(req.name) or []:
+        dep = Requirement(text)
+        if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
+            todo.append(dep)
+ours = {"k8snet", "offline", "policypack"}
+blocked = {top for top, dists in md.packages_distributions().items()
+           if top not in ours and not {canonicalize_name(d) for d in dists} & allowed}
+
+class OnlyPackRequirements(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"{name} is not installed by policypack/requirements.txt")
+
+sys.meta_path.insert(0, OnlyPackRequirements())
+sys.path[:0] = [root, f"{root}/components"]
+from offline.policy import run_pack
+report = run_pack(f"{root}/policypack", pickle.load(open(records, "rb")))
+print(len(report.policies), len(report.mandatory))
+"""
+
+
+def test_the_pack_needs_only_what_its_own_requirements_install(dev_records, tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    records = tmp_path / "dev.pickle"
+    records.write_bytes(pickle.dumps(dev_records))
+    proc = subprocess.run([sys.executable, "-c", _ONLY_PACK_REQUIREMENTS, str(ROOT), str(records)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == [str(len(load_rules())), "0"]
 
 
 def test_plain_reads_unknown_values_field_by_field():

@@ -93,6 +93,34 @@ def test_kubectl_keeps_its_cache_on_a_writable_volume():
     assert security.writable_path_problems([ds])
 
 
+# --- item 6: every container hardened -----------------------------------------------------------------
+
+def test_every_container_of_the_runs_is_hardened(variant_records):
+    for label, records in variant_records.items():
+        assert security.workload_hardening_problems(scan.kubernetes_objects(records)) == [], label
+
+
+@pytest.mark.parametrize("change, found", [
+    (lambda pod, c: c["securityContext"].pop("allowPrivilegeEscalation"), "allowPrivilegeEscalation is not false"),
+    (lambda pod, c: c["securityContext"].update(readOnlyRootFilesystem=False), "a writable root filesystem"),
+    (lambda pod, c: c["securityContext"]["capabilities"].update(add=["NET_ADMIN", "SYS_ADMIN"]),
+     "adds capabilities ['SYS_ADMIN']"),
+    (lambda pod, c: c["securityContext"]["capabilities"].update(drop=[]), "capabilities not dropped"),
+    (lambda pod, c: c["securityContext"].update(privileged=True), "privileged"),
+    (lambda pod, c: c["resources"]["limits"].pop("memory"), "no memory limit"),
+    (lambda pod, c: pod["securityContext"].pop("seccompProfile"), "seccomp profile Unconfined"),
+    (lambda pod, c: pod.update(automountServiceAccountToken=True), "every container gets a service-account token"),
+    (lambda pod, c: pod.update(hostPID=True), "hostPID shares the node's process namespace"),
+])
+def test_a_container_that_loses_its_hardening_is_found(change, found):
+    ds = copy.deepcopy(_node_local_dns())  # the manifests share their securityContext dicts
+    pod = ds["spec"]["template"]["spec"]
+    assert security.workload_hardening_problems([ds]) == []
+    change(pod, pod["containers"][0])
+    (problem,) = security.workload_hardening_problems([ds])
+    assert problem.startswith("DaemonSet kube-system/node-local-dns") and found in problem
+
+
 # --- item 6: the podCIDR assigner's least privilege ---------------------------------------------------
 
 def _assigner_objects(policy: dict | None = None, names: list | None = None) -> list[dict]:

@@ -109,9 +109,13 @@ def cluster(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         kubernetes_network_config={"serviceIpv4Cidr": svc or "10.100.0.0/16"},
         tags=dict(inputs.get("tags") or {}),
     )
-    # EKS creates and attaches a cluster security group of its own.
+    # EKS creates and attaches a cluster security group of its own. Its default rules (EKS user guide, "View
+    # Amazon EKS security group requirements for clusters"): all traffic in from itself, out to 0.0.0.0/0 (moto's
+    # default egress rule) and out to itself (EFA).
     cluster_sg = ctx.ec2.create_security_group(f"eks-cluster-sg-{cluster_name}-{_hex(cluster_name, length=8)}",
                                                "EKS created security group", vpc_id)
+    for authorize in (ctx.ec2.authorize_security_group_ingress, ctx.ec2.authorize_security_group_egress):
+        authorize(cluster_sg.id, "-1", None, None, [], source_groups=[{"GroupId": cluster_sg.id}], vpc_id=vpc_id)
     # moto draws the OIDC id at import time and the CA at random: both are made stable here.
     issuer = f"https://oidc.eks.{ctx.region}.{ctx.dns_suffix}/id/{_hex('oidc', ctx.account_id, cluster_name)}"
     ca = base64.b64encode(f"offline CA of {cluster_name}".encode()).decode()

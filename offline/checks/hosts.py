@@ -83,6 +83,13 @@ def host_protection_problems(objects: Sequence[Mapping], node_ips: Mapping[str, 
     return problems
 
 
+def calico_problems(objects: Sequence[Mapping], node_ips: Mapping[str, str], pod_blocks: Sequence[str]) -> list[str]:
+    """The nodes' addresses denied to pods; one pod address (in the first block) and an internet address
+    left to the namespaces' policies."""
+    elsewhere = [str(ipaddress.ip_network(b)[10]) for b in pod_blocks if b][:1]
+    return host_protection_problems(objects, node_ips, [*elsewhere, "203.0.113.7"])
+
+
 def check_run(result, kube, ec2) -> list[str]:
     """For a run with Calico: its policies against moto's node addresses (flannel has no such policy:
     docs/data-path.md says what that leaves open)."""
@@ -90,6 +97,5 @@ def check_run(result, kube, ec2) -> list[str]:
     if kind != "calico":
         return []
     nodes = routes.nodes(ec2)
-    elsewhere = [str(ipaddress.ip_network(n.pod_cidr)[10]) for n in nodes.values() if n.pod_cidr][:1]
-    return host_protection_problems(list(kube.objects.values()), {n: v.private_ip for n, v in nodes.items()},
-                                    [*elsewhere, "203.0.113.7"])
+    return calico_problems(list(kube.objects.values()), {n: v.private_ip for n, v in nodes.items()},
+                           [n.pod_cidr for n in nodes.values()])

@@ -14,6 +14,9 @@ leaves the stack less safe than its settings say, or would fail once it runs.
 - VPC flow logs are delivered: the log group exists, the role trusts vpc-flow-logs.amazonaws.com (for
   this account) and may create streams in and put events to the group (else DeliverLogsStatus FAILED,
   "Access error": VPC user guide, flow log troubleshooting).
+- Every container the stack runs is hardened: the runtime's default seccomp profile, no privilege or
+  privilege escalation, a read-only root, every capability dropped but ``ALLOWED_CAPABILITIES``, CPU and
+  memory limits, and no service-account token mounted by default (a token only where a step uses it).
 - An ALB's access logs can be written: the Ingress names a bucket of the stack, encrypted with SSE-S3 (the
   only encryption ELB log delivery supports) whose policy lets the region's ELB account or the log-delivery
   service put objects under ``<prefix>/AWSLogs/<account>/`` (else the controller's
@@ -25,7 +28,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -80,6 +83,49 @@ def writable_path_problems(objects: Iterable[dict]) -> list[str]:
                         problems.append(f"{obj['kind']} {meta.get('namespace')}/{meta.get('name')} container "
                                         f"{c['name']}: writes {path} but its root filesystem is read-only and no "
                                         "writable volume is mounted there")
+    return problems
+
+
+# Capabilities a container of ours may add: node-cache's (NET_ADMIN for its iptables rules and its dummy
+# interface, NET_BIND_SERVICE for port 53 as root without the rest of root's capabilities).
+ALLOWED_CAPABILITIES = frozenset({"NET_ADMIN", "NET_BIND_SERVICE"})
+_SECCOMP = ("RuntimeDefault", "Localhost")
+
+
+def workload_hardening_problems(objects: Iterable[dict]) -> list[str]:
+    """What a container's settings leave open that the stack promises closed (docs/security.md "Workloads";
+    checkov CKV_K8S_8-43 on the same fields). hostNetwork is not judged here: node-local-dns and the podCIDR
+    assigner need it (the checkov allow-list says why)."""
+    problems = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        where = f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name', '')}".replace(" /", " ")
+        for spec in pod_specs(obj):
+            pod = spec.get("securityContext") or {}
+            if spec.get("automountServiceAccountToken") is not False:
+                problems.append(f"{where}: every container gets a service-account token (automountServiceAccountToken "
+                                "is not false); project one into the step that uses it")
+            problems += [f"{where}: {flag} shares the node's process namespace" for flag in ("hostPID", "hostIPC")
+                         if spec.get(flag)]
+            for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+                sc = c.get("securityContext") or {}
+                caps = sc.get("capabilities") or {}
+                seccomp = (sc.get("seccompProfile") or pod.get("seccompProfile") or {}).get("type")
+                limits = (c.get("resources") or {}).get("limits") or {}
+                found = [
+                    f"seccomp profile {seccomp or 'Unconfined'} (want RuntimeDefault)"
+                    if seccomp not in _SECCOMP else "",
+                    "privileged" if sc.get("privileged") else "",
+                    "allowPrivilegeEscalation is not false" if sc.get("allowPrivilegeEscalation") is not False else "",
+                    "a writable root filesystem" if sc.get("readOnlyRootFilesystem") is not True else "",
+                    "capabilities not dropped (drop: [ALL])" if "ALL" not in (caps.get("drop") or []) else "",
+                    f"adds capabilities {sorted(set(caps.get('add') or []) - ALLOWED_CAPABILITIES)}"
+                    if set(caps.get("add") or []) - ALLOWED_CAPABILITIES else "",
+                    f"no {' or '.join(sorted({'cpu', 'memory'} - set(limits)))} limit"
+                    if {"cpu", "memory"} - set(limits) else "",
+                ]
+                if any(found):
+                    problems.append(f"{where} container {c.get('name')}: {', '.join(f for f in found if f)}")
     return problems
 
 
@@ -264,6 +310,25 @@ def _grants(statements: list[dict], action: str, resource: str, principal: str |
                                for st in statements)
 
 
+def flow_log_delivery_problems(where: str, role_name: str, trust_document, role_policies: Iterable,
+                               log_group_arn: str, account: str) -> list[str]:
+    """What keeps a flow log's delivery role from writing to its group: a trust that does not let
+    vpc-flow-logs.amazonaws.com assume it for ``account``, or policies that do not grant the writes."""
+    problems = []
+    trust = [st for st in _statements(trust_document) if st.get("Effect") == "Allow"
+             and "vpc-flow-logs.amazonaws.com" in _listed((st.get("Principal") or {}).get("Service", []))
+             and "sts:AssumeRole" in _listed(st.get("Action"))]
+    source = [c.get("StringEquals", {}).get("aws:SourceAccount") for c in (st.get("Condition") for st in trust) if c]
+    if not trust or any(a not in (None, account) for a in source):
+        problems.append(f"{where}: role {role_name} does not let vpc-flow-logs.amazonaws.com assume it for "
+                        f"account {account}")
+    statements = [st for document in role_policies for st in _statements(document)]
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        if not _grants(statements, action, f"{log_group_arn}:log-stream:eni-0"):
+            problems.append(f"{where}: role {role_name} may not {action} in {log_group_arn}")
+    return problems
+
+
 def flow_log_problems(records, engine) -> list[str]:
     """Read from moto's backends directly (a boto3 client would load its service model: ~0.5 s)."""
     problems = []
@@ -280,27 +345,24 @@ def flow_log_problems(records, engine) -> list[str]:
                             f"({described.deliver_logs_error_message}): the log group does not exist")
         role_name = (r.inputs.get("iamRoleArn") or "").rsplit("/", 1)[-1]
         role = iam.get_role(role_name)
-        account = aws.account_id
-        trust = [st for st in _statements(role.assume_role_policy_document) if st.get("Effect") == "Allow"
-                 and "vpc-flow-logs.amazonaws.com" in _listed((st.get("Principal") or {}).get("Service", []))
-                 and "sts:AssumeRole" in _listed(st.get("Action"))]
-        source = [c.get("StringEquals", {}).get("aws:SourceAccount") for c in (st.get("Condition") for st in trust) if c]
-        if not trust or any(a not in (None, account) for a in source):
-            problems.append(f"{where}: role {role_name} does not let vpc-flow-logs.amazonaws.com assume it for "
-                            f"account {account}")
-        statements = [st for document in role.policies.values() for st in _statements(document)]
-        group = r.inputs.get("logDestination", "")
-        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-            if not _grants(statements, action, f"{group}:log-stream:eni-0"):
-                problems.append(f"{where}: role {role_name} may not {action} in {group}")
+        problems += flow_log_delivery_problems(where, role_name, role.assume_role_policy_document,
+                                               role.policies.values(), r.inputs.get("logDestination", ""),
+                                               aws.account_id)
     return problems
 
 
 def access_log_problems(objects: list[dict], engine) -> list[str]:
+    """``access_log_bucket_problems`` against the engine's S3 buckets."""
+    return access_log_bucket_problems(objects, engine.aws.s3_config, engine.aws.account_id, engine.aws.partition,
+                                      engine.region)
+
+
+def access_log_bucket_problems(objects: list[dict], buckets: Mapping[str, Mapping], account: str, partition: str,
+                               region: str) -> list[str]:
+    """``buckets``: bucket name -> its configurations as S3 holds them (``encryption``, ``policy``: the inputs
+    of BucketServerSideEncryptionConfiguration and BucketPolicy)."""
     problems = []
-    account, region = engine.aws.account_id, engine.region
     from ..aws.logs import ELB_ACCOUNTS  # the account the region's ELB writes as (engine's table)
-    partition = engine.aws.partition
     writers = [f"arn:{partition}:iam::{ELB_ACCOUNTS[region]}:root"] if region in ELB_ACCOUNTS else []
     writers.append("logdelivery.elasticloadbalancing.amazonaws.com")
     for obj in objects:
@@ -316,7 +378,7 @@ def access_log_problems(objects: list[dict], engine) -> list[str]:
         if attrs.get("access_logs.s3.enabled") != "true":
             continue
         bucket, prefix = attrs.get("access_logs.s3.bucket", ""), attrs.get("access_logs.s3.prefix", "")
-        config = engine.aws.s3_config.get(bucket)
+        config = buckets.get(bucket)
         if config is None:
             problems.append(f"{where}: access logs go to bucket {bucket!r}, which the stack does not create")
             continue
@@ -348,6 +410,6 @@ def _node_names(records) -> dict[str, str]:
 def check_run(result, engine) -> list[str]:
     records = list(result.records.values())
     objects = kubernetes_objects(records)
-    return (unpinned_images(objects) + writable_path_problems(objects)
+    return (unpinned_images(objects) + workload_hardening_problems(objects) + writable_path_problems(objects)
             + assigner_problems(objects, _node_names(records)) + database_tls_problems(objects)
             + flow_log_problems(records, engine) + access_log_problems(objects, engine))

@@ -1,13 +1,25 @@
 """Checks of an update's steps (offline.harness.lifecycle): what AWS accepts in that order but leaves a
-window in which the network is wrong."""
+window in which the network is wrong; and, before any update, the options that decide that order."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from . import routes
 
 INSTANCE = "aws:ec2/instance:Instance"
+
+
+def _node(record) -> str | None:
+    return (record.inputs.get("tags") or {}).get(routes.NODE_TAG) if record.type == INSTANCE else None
+
+
+def delete_first_problems(records: Iterable) -> list[str]:
+    """Worker instances a replacement would create before deleting the old one (see replacement_problems):
+    the options are recorded with the resource, so this holds before any update runs."""
+    return [f"{r.name}: node {_node(r)} would be replaced create-before-delete, and while the update runs two "
+            "instances take its pod block; set deleteBeforeReplace on the instance"
+            for r in records if _node(r) and not (r.options or {}).get("deleteBeforeReplace")]
 
 
 def replacement_problems(steps: Sequence, records: Mapping[str, object]) -> list[str]:
@@ -20,7 +32,7 @@ def replacement_problems(steps: Sequence, records: Mapping[str, object]) -> list
         if step.op != "create-replacement" or step.type != INSTANCE:
             continue
         record = records.get(step.urn)
-        node = ((record.inputs.get("tags") or {}) if record else {}).get(routes.NODE_TAG)
+        node = _node(record) if record else None
         before = steps[i - 1] if i else None
         if node and not (before and before.op == "delete-replaced" and before.urn == step.urn):
             problems.append(f"{record.name}: replaced create-before-delete: while the update runs, two instances "

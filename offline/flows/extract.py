@@ -148,16 +148,37 @@ def extract(result, objects: Iterable[Mapping], region: str, account: str = DEFA
         vpc_cfg = eks.outputs.get("vpcConfig") or {}
         cluster_sg = vpc_cfg.get("clusterSecurityGroupId", "")
         cp_groups = tuple([cluster_sg, *(vpc_cfg.get("securityGroupIds") or [])])
-        cp_ifaces = []
-        for sid in vpc_cfg.get("subnetIds") or []:
-            iface = _synthetic(f"eks-{sid}", subnets[sid], used, cp_groups, "control-plane")
-            interfaces[iface.id] = iface
-            cp_ifaces.append(iface.id)
+        cp_ifaces = place_control_plane(vpc_cfg.get("subnetIds") or [], cp_groups, subnets, interfaces, used)
         control_plane = ControlPlane(
             eks.outputs.get("name", ""), bool(vpc_cfg.get("endpointPrivateAccess")),
             tuple(net(c) for c in (vpc_cfg.get("publicAccessCidrs") or []) if vpc_cfg.get("endpointPublicAccess")),
-            tuple(cp_ifaces), cluster_sg)
+            cp_ifaces, cluster_sg)
+    lb_subnets = place_load_balancers(subnets, interfaces, used)
 
+    return Model(
+        region=region, vpc_cidr=net(vpc.cidr_block), service_cidr=service_cidr, groups=groups, rules=tuple(rules),
+        tables=tables, nacls=nacls, subnets=subnets, interfaces=interfaces, gateways=gateways, nodes=nodes,
+        control_plane=control_plane, cni=cni, kube_proxy_mode=dns_checks.kube_proxy_mode(result), objects=objects,
+        host_services=_host_services(kind, cni, objects, controller), load_balancer_subnets=lb_subnets,
+        lb_controller=controller)
+
+
+# --- what AWS places at run time (also used by the policy pack's model of a plan) ---------------------
+
+def place_control_plane(subnet_ids, groups: tuple[str, ...], subnets: Mapping[str, Subnet], interfaces: dict,
+                        used: set) -> tuple[str, ...]:
+    """One control-plane interface per cluster subnet (into ``interfaces``); their ids."""
+    placed = []
+    for sid in subnet_ids:
+        iface = _synthetic(f"eks-{sid}", subnets[sid], used, groups, "control-plane")
+        interfaces[iface.id] = iface
+        placed.append(iface.id)
+    return tuple(placed)
+
+
+def place_load_balancers(subnets: Mapping[str, Subnet], interfaces: dict, used: set) -> dict[str, tuple[str, ...]]:
+    """Scheme -> the subnets tagged for it, in zone order, each with a load balancer node's interface (into
+    ``interfaces``)."""
     lb_subnets = {scheme: tuple(sorted((s.id for s in subnets.values() if s.tags.get(role) == "1"),
                                        key=lambda sid: subnets[sid].zone))
                   for scheme, role in (("internet-facing", tag_names.ELB_ROLE),
@@ -166,13 +187,7 @@ def extract(result, objects: Iterable[Mapping], region: str, account: str = DEFA
         for sid in sids:
             iface = _synthetic(f"elb-{sid}", subnets[sid], used, (), f"load balancer ({scheme})")
             interfaces[iface.id] = iface
-
-    return Model(
-        region=region, vpc_cidr=net(vpc.cidr_block), service_cidr=service_cidr, groups=groups, rules=tuple(rules),
-        tables=tables, nacls=nacls, subnets=subnets, interfaces=interfaces, gateways=gateways, nodes=nodes,
-        control_plane=control_plane, cni=cni, kube_proxy_mode=dns_checks.kube_proxy_mode(result), objects=objects,
-        host_services=_host_services(kind, cni, objects, controller), load_balancer_subnets=lb_subnets,
-        lb_controller=controller)
+    return lb_subnets
 
 
 # --- EC2 pieces --------------------------------------------------------------------------------------

@@ -77,13 +77,19 @@ def _claim(kube: KubeContext, release: str, objs: list[dict]) -> None:
             kube.place(obj, owner)
 
 
+def created_at_runtime(chart: str, version: str) -> list[dict]:
+    """The objects the chart's components create when they start, as they create them (a policy pack's plan
+    holds no API server)."""
+    return [{"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {"name": obj["name"]},
+             "spec": dict(obj.get("fields") or {})} for obj in facts(chart, version).get("createdAtRuntime") or []]
+
+
 def _run_time(kube: KubeContext, chart: str, version: str) -> None:
-    for obj in facts(chart, version).get("createdAtRuntime") or []:
+    for obj, created in zip(facts(chart, version).get("createdAtRuntime") or [], created_at_runtime(chart, version)):
         key = (obj["apiVersion"], obj["kind"], "", obj["name"])
         fields = {f"spec.{k}": obj["by"] for k in obj.get("fields") or {}}
         if key not in kube.objects:
-            kube.place({"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {"name": obj["name"]},
-                        "spec": dict(obj.get("fields") or {})}, obj["by"], fields)
+            kube.place(created, obj["by"], fields)
         else:  # it exists (Helm's, or patched in first): the component sets only its own unset fields
             current = kube.objects[key]
             spec = {**(obj.get("fields") or {}), **(current.get("spec") or {})}

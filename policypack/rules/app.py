@@ -7,7 +7,7 @@ from k8snet.app import manifests
 from offline.checks import app as app_checks
 
 from .network import pod_routes, routed_blocks
-from ..plan import Plan, has_unknown, known, mapping
+from ..plan import Plan, known
 from ..registry import MANDATORY, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -26,13 +26,7 @@ def check_services(plan: Plan, config: dict):
 
 def known_services(plan: Plan) -> list[dict]:
     """The Services whose every value is known; the others are noted, not checked."""
-    out = []
-    for svc in (o for o in plan.kube_objects() if o.get("kind") == "Service"):
-        if has_unknown(svc):
-            plan.note(f"Service {mapping(svc.get('metadata')).get('name')}: not checked (a value is unknown)")
-        else:
-            out.append(svc)
-    return out
+    return plan.known_objects([o for o in plan.kube_objects() if o.get("kind") == "Service"])
 
 
 def app_namespace(objects: list[dict]) -> str | None:

@@ -11,9 +11,11 @@ from ..plan import Resource, has_unknown
 from ..registry import MANDATORY, Violation, resource_rule
 
 # The stack's region, for its partition (ARNs must name it, principals end in its DNS suffix). A policy sees no
-# stack config; any region of the partition will do.
+# stack config: a resource rule reads this setting (any region of the partition will do); stack rules read the
+# region from the plan (Plan.region) and fall back to it.
 REGION = {"region": {"type": "string", "default": "us-east-1",
-                     "description": "The stack's AWS region (its partition is what matters)"}}
+                     "description": "The stack's AWS region (its partition is what matters); stack rules take it "
+                                    "from the subnets' zones when the stack has subnets"}}
 
 
 @resource_rule("aws-field-constraints", "Every AWS input is one AWS accepts (length, characters, pattern, enum, "

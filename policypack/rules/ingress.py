@@ -125,3 +125,17 @@ def check_lb_controller(plan: Plan, config: dict):
                 "transient failure, not a broken network.")
 def check_webhook_order(plan: Plan, config: dict):
     yield from alb.webhook_order_problems(plan.records)
+
+
+@stack_rule("lb-controller-service-mutator", "The load balancer controller's Service mutator webhook is off and "
+                                             "every LoadBalancer Service names its loadBalancerClass",
+            level=MANDATORY,
+            why="The mutator (chart default: on) fails closed on every Service CREATE in the cluster: while no "
+                "replica serves it (an upgrade, a lost node) no Service can be created anywhere; and with it off, "
+                "a LoadBalancer Service without the class gets a Classic Load Balancer from EKS's cloud provider. "
+                "Mandatory.")
+def check_service_mutator(plan: Plan, config: dict):
+    releases = [r for r in plan.of_type(alb.RELEASE) if r.props.get("chart") == alb.lb_controller.CHART]
+    with plan.checking("the controller's values"):
+        known([r.props.get("values") for r in releases], "its values")
+        yield from alb.load_balancer_class_problems(releases, known_services(plan))

@@ -39,7 +39,8 @@ def check_kubelet(plan: Plan, config: dict):
             why="IAM accepts a role trusting another partition's EC2 principal, but EC2 cannot assume it: the node "
                 "gets no credentials and never joins. Mandatory.")
 def check_node_role(plan: Plan, config: dict):
-    wanted = f"ec2.{partition_of(config['region'])[1]}"  # as offline/checks/nodes.py: ec2.amazonaws.com.cn in China
+    # As offline/checks/nodes.py: ec2.amazonaws.com.cn in China.
+    wanted = f"ec2.{partition_of(plan.region(config['region']))[1]}"
     for instance in plan.of_type(INSTANCE):
         for profile in plan.deps(instance, "iamInstanceProfile", PROFILE):
             for role in plan.deps(profile, "role", ROLE):
