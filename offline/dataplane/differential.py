@@ -115,21 +115,6 @@ class Run:
     def agrees(self) -> bool | None:
         return None if self.outcome is None else self.outcome.ok == self.case.trace.allowed
 
-    @property
-    def known_difference(self) -> str | None:
-        """Why kernel and model differ here, if it is the one difference kept on purpose: a host process reaching a
-        pod on its own node. Kubernetes admits it whatever the policies ("the only allowed connections into the pod
-        are those from the pod's node and those allowed by the ingress list", kubernetes.io NetworkPolicy), Calico
-        does not police it (projectcalico/calico#4469), nor does the emulation; the model applies the pod's
-        ingress policy."""
-        a = self.case.args
-        if self.agrees is not False or self.case.entry != "host":
-            return None
-        dst = next((p for p in (a.get("endpoint"), *a["pods"]) if getattr(p, "ip", None) == a["dst"]), None)
-        if dst is not None and dst.node == a["node"].name and self.outcome.ok:
-            return "a host reaches its own node's pods whatever the policies (Kubernetes, Calico)"
-        return None
-
 
 @dataclass
 class Layout:
@@ -383,7 +368,7 @@ def rows(runs: Sequence[Run]) -> list[list[str]]:
         else:
             o = r.outcome
             kernel_says = f"allow ({o.server}, saw {o.seen_source})" if o.ok else f"deny ({o.detail})"
-            mark = "ok" if r.agrees else f"differs, known: {r.known_difference}" if r.known_difference else "DIFFERS"
+            mark = "ok" if r.agrees else "DIFFERS"
         out.append([r.case.flow, r.case.label, model, kernel_says, mark])
     return out
 

@@ -5,7 +5,8 @@ Rules (kubernetes.io/docs/concepts/services-networking/network-policies/): a pod
 pod admits only what some selecting policy's rules allow; a connection needs both the source's egress and
 the destination's ingress. Peers: podSelector (same namespace), namespaceSelector (+ podSelector), ipBlock
 (matched against the packet's source address: a pod's own IP, or a node's after SNAT). Ports may name a
-container port. Traffic between a pod and its own node is always allowed (kubelet probes): not modelled.
+container port. Traffic between a pod and its own node is always allowed (kubelet probes): the endpoints here
+carry no node, so that rule lives where nodes are known (offline/flows/walk.py, ``Walker._own_node``).
 """
 
 from __future__ import annotations
