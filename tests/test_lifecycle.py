@@ -4,6 +4,8 @@ and a `pulumi destroy` whose deletions never wait for something already deleted.
 
 from __future__ import annotations
 
+import dataclasses
+
 import textwrap
 
 import pytest
@@ -213,12 +215,12 @@ def test_a_patch_conflicts_only_on_a_field_another_manager_holds():
 def test_destroy_checks_catch_the_old_ordering(dev_stack):
     """The CNI release and the load balancer controller did not wait for what their deletion needs."""
     result, _ = dev_stack
-    records = dict(result.records)
+    records = {urn: dataclasses.replace(r) for urn, r in result.records.items()}  # copies: the run is shared
     assert destroy_checks.destroy_problems(records) == []
     # The old wiring: nothing of Calico's waited for the workers, the controller not for the network.
     workers = {r.urn for r in result.resources if "WorkerNodes" in r.urn}
     network = {r.urn for r in result.resources if "k8snet:index:Network" in r.urn}
-    for record in result.resources:
+    for record in records.values():
         if record.name.startswith("calico"):
             record.dependencies = [d for d in record.dependencies if d not in workers]
         if record.name.startswith("lb-controller"):
