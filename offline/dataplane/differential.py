@@ -314,13 +314,12 @@ class Comparison:
 
 
 def compare(model, mtu: int | None = None, emulation: kernel.Emulation | None = None, timeout: float = 0.5,
-            ipip: str = "auto", measure_mtu: bool = True) -> Comparison:
+            ipip: str = "auto", measure_mtu: bool = True, lay: Layout | None = None) -> Comparison:
     """Walk every case in the model and in the kernel, and measure the path MTU. With ``emulation`` (a running one
     built for the same pods, e.g. before a mutation) it is moved to ``model``'s state instead of built anew (one
-    built here is torn down here if anything fails)."""
-    placement, recorded = cases(model)
+    built here is torn down here if anything fails). ``lay``: the model's ``layout`` when the caller made it."""
     prefix = emulation.plan.prefix if emulation is not None else kernel.new_prefix()
-    lay = layout(model, placement, recorded, public_addresses(model))
+    lay = lay or layout(model, *cases(model), public_addresses(model))
     plan = emulation_plan(model, lay, prefix, mtu)
     built = emulation is None
     if built:
@@ -379,27 +378,39 @@ def sweep(model, changes: Sequence, mtu: int | None = None, timeout: float = 0.5
     """``compare`` on the intact model and on each change (objects with ``key`` and ``apply(model)``). Returns change
     key -> runs ("" for the intact model), in the order given.
 
-    The changes are shared out over ``workers`` emulations of their own (a build costs ~0.1 s), each moved from state to
-    state in a thread: a state whose drops cannot answer (a reply with no route back is silence, as on AWS) waits
-    out its timeout while the others go on, instead of every such wait adding up. Threads enter namespaces per
-    thread (netns.inside), and the time goes to probes, ip/nft processes and the kernel, not to Python."""
-    intact = compare(model, mtu, timeout=timeout)
+    The states are shared out over ``workers`` emulations (a build costs ~0.1 s), each moved from state to state in a
+    thread: a state whose drops cannot answer (a reply with no route back is silence, as on AWS) waits out its
+    timeout while the others go on, instead of every such wait adding up. Each emulation takes its states grouped by
+    the pods they place (a change can move which node stands for a class, and with it the pods the cases place), so
+    that moving it to the next state needs a rebuild only between groups. Threads enter namespaces per thread
+    (netns.inside); the time goes to probes, ip/nft processes and the kernel."""
+    intact_lay = layout(model, *cases(model), public_addresses(model))
+    intact = compare(model, mtu, timeout=timeout, lay=intact_lay)
     out: dict[str, list[Run]] = {"": intact.runs}
-    shares = [list(changes[i::max(1, workers)]) for i in range(max(1, workers))]
+    groups: dict[tuple, list] = {tuple(sorted(intact_lay.pods)): []}  # the intact state's pods first: its emulation goes on
+    for change in changes:
+        changed = change.apply(model)
+        lay = layout(changed, *cases(changed), public_addresses(changed))
+        groups.setdefault(tuple(sorted(lay.pods)), []).append((change, changed, lay))
+    # Each group dealt round-robin over the emulations (states that wait out a timeout tend to come together: the
+    # deleted routes of one group), group after group: an emulation rebuilds at most once per group.
+    shares: list[list] = [[] for _ in range(max(1, workers))]
+    for group in groups.values():
+        for i, state in enumerate(group):
+            shares[i % len(shares)].append(state)
     done: dict[str, list[Run]] = {}
 
     def work(share, emulation=None) -> None:
         try:
-            for change in share:
-                changed = change.apply(model)
+            for change, changed, lay in share:
                 try:
-                    result = compare(changed, mtu, emulation, timeout, measure_mtu=False)
+                    result = compare(changed, mtu, emulation, timeout, measure_mtu=False, lay=lay)
                 except kernel.DataplaneError:  # other pods or links: a fresh emulation
                     if emulation is None:
                         raise
                     emulation.__exit__(None, None, None)
                     emulation = None
-                    result = compare(changed, mtu, timeout=timeout, measure_mtu=False)
+                    result = compare(changed, mtu, timeout=timeout, measure_mtu=False, lay=lay)
                 emulation = result.emulation
                 done[change.key] = result.runs
         finally:
