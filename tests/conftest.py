@@ -45,6 +45,8 @@ def pytest_configure(config):
     # plugin imports this module late, under assertion rewriting, after the Pulumi runtime ran.
     import hypothesis.internal.observability  # noqa: F401
 
+    import offline.aws  # noqa: F401 -- before any test module imports moto (offline/aws/region_lists.py)
+
     # The suite keeps every shared run alive, so the heap only grows: collect the young generation less
     # often and the whole heap rarely (offline/harness/gc_policy.py has the figures).
     gc.set_threshold(*gc_policy.RUN_THRESHOLDS)

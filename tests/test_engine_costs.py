@@ -93,21 +93,26 @@ def test_a_registrations_stack_trace_is_the_sdks():
     assert sdk_speedups.SDK_GET_STACK_TRACE() == sdk_speedups.get_stack_trace()  # here: whatever the test runner's stack
 
 
-def test_region_lists_and_partitions_are_what_moto_finds():
-    """moto_speedups: a service's regions from the endpoint resolver with its known endpoint prefix, the same list
-    moto's own code gets by loading the service model; EKS's partition list from moto's cached session."""
+def test_region_lists_and_partitions_are_what_botocore_finds():
+    """region_lists: a service's regions from the endpoint resolver with its known endpoint prefix, the list botocore
+    gets by loading the service model (unknown services still ask botocore); moto_speedups: EKS's partition list
+    from moto's cached session."""
+    import botocore.session
     import moto.eks.utils
-    from moto.core.base_backend import AccountSpecificBackend
 
+    from offline.aws import region_lists
+
+    session = botocore.session.Session()
+    real = region_lists.BOTOCORE_GET_AVAILABLE_REGIONS
+    assert botocore.session.Session.get_available_regions is region_lists.get_available_regions
+    for service, prefix in region_lists.ENDPOINT_PREFIXES.items():
+        assert session.get_service_model(service).metadata.get("endpointPrefix", service) == prefix, service
+        for partition in session.get_available_partitions():
+            assert session.get_available_regions(service, partition) == real(session, service, partition), service
+    assert session.get_available_regions("sqs") == real(session, "sqs")
+    assert session.get_available_regions("no-such-service") == real(session, "no-such-service") == []
     moto_speedups.install()
-    session = boto3.Session()
-    for service, prefix in moto_speedups.ENDPOINT_PREFIXES.items():
-        model = session._session.get_service_model(service)
-        assert model.metadata.get("endpointPrefix", service) == prefix, service
-        assert moto_speedups.generate_regions(None, service) == moto_speedups._moto_generate_regions(None, service)
-    assert moto_speedups.generate_regions(None, "sqs") == moto_speedups._moto_generate_regions(None, "sqs")
-    assert AccountSpecificBackend._generate_regions is moto_speedups.generate_regions
-    assert moto.eks.utils.Session().get_available_partitions() == session.get_available_partitions()
+    assert moto.eks.utils.Session().get_available_partitions() == boto3.Session().get_available_partitions()
 
 
 def test_the_cel_parser_is_cel_pythons_own():

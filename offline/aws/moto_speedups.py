@@ -13,17 +13,12 @@ cost changes. ``install()`` is idempotent; ``OfflineEngine.__enter__`` calls it.
   ``resource-id`` filter, a regex match over every tag of the account: quadratic again (1.8 s of a 300-node
   run's checks). The replacement reads the resource's own entry of the same tag store; an id filter is an
   exact match (``fnmatch.translate``; ids hold no wildcards), so the answer is the same.
-- Regions of a service (every backend a run creates): ``AccountSpecificBackend._generate_regions`` asks
-  botocore's ``get_available_regions``, which loads the whole service model (EC2's is 40 ms of JSON) for one
-  field, ``metadata.endpointPrefix``. For the services in ``ENDPOINT_PREFIXES`` the prefix is known and the
-  endpoint resolver answers directly; the result is kept per process (a service's regions are fixed data).
+- Regions of a service (every backend a run creates, and moto's imports): offline/aws/region_lists.py.
 - EKS: ``validate_role_arn`` (every CreateCluster, CreateNodegroup) makes a new boto3 ``Session`` to list the
   partitions, which parses the 1.3 MB endpoints file again (30 ms); moto's own cached session answers the same.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import moto.eks.utils
 import moto.kms.models
@@ -66,27 +61,6 @@ def get_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
     return [{"resource_id": self.id, "key": k, "value": v, "resource_type": resource_type} for k, v in own.items()]
 
 
-# Service name -> its model's metadata.endpointPrefix (botocore data; tests/test_engine_costs.py compares).
-ENDPOINT_PREFIXES = {"ec2": "ec2", "eks": "eks", "iam": "iam", "kms": "kms", "logs": "logs", "s3": "s3",
-                     "sts": "sts", "elbv2": "elasticloadbalancing", "ssm": "ssm"}
-_moto_generate_regions = AccountSpecificBackend._generate_regions.__wrapped__  # moto's, without its cache
-
-
-@lru_cache(maxsize=None)
-def _service_regions(service_name: str) -> tuple[str, ...]:
-    session = AccountSpecificBackend.get_session()
-    prefix = ENDPOINT_PREFIXES.get(service_name)
-    if prefix is None:
-        return tuple(_moto_generate_regions(None, service_name))
-    resolver = session._session._get_internal_component("endpoint_resolver")
-    return tuple(region for partition in session.get_available_partitions()
-                 for region in resolver.get_available_endpoints(prefix, partition, False))
-
-
-def generate_regions(self: AccountSpecificBackend, service_name: str) -> list[str]:
-    return list(_service_regions(service_name))
-
-
 def _moto_session():
     return AccountSpecificBackend.get_session()
 
@@ -98,6 +72,5 @@ def install() -> None:
     moto.kms.models.generate_private_key = PrivateKeyOnFirstUse  # the name Key.__init__ calls
     EC2Backend.get_instance = get_instance
     TaggedEC2Resource.get_tags = get_tags
-    AccountSpecificBackend._generate_regions = generate_regions
     moto.eks.utils.Session = _moto_session  # the name validate_role_arn calls
     _installed = True

@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 import boto3
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
