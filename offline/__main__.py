@@ -110,7 +110,7 @@ def _preview(args, stdout) -> int:
         print(report.ingress_table(objects))
         print("\nCoreDNS:")
         print(report.coredns_section(result, engine.kube.objects))
-        problems = checks.run_all(result, engine) + verification.problems
+        problems = checks.run_all(result, engine, verification)
         status = outputs.finish(args, result, engine, problems, stdout, verification)
     if problems:
         print("\nerror: cross-object checks failed:", file=sys.stderr)

@@ -77,7 +77,14 @@ def _pem_format(key) -> serialization.PrivateFormat:
     return serialization.PrivateFormat.PKCS8
 
 
+# PEM -> key of the keys this process generated: loading an RSA key checks it (OpenSSL's RSA_check_key tests
+# both primes, ~30 ms for 2048 bits), which a key of our own making cannot fail. Anything else is loaded.
+_GENERATED: dict[str, Any] = {}
+
+
 def _load_key(pem: str):
+    if pem in _GENERATED:
+        return _GENERATED[pem]
     try:
         return serialization.load_pem_private_key(pem.encode(), password=None)
     except (TypeError, ValueError) as exc:
@@ -98,12 +105,13 @@ def private_key(ctx, name: str, raw: dict) -> tuple[str, dict]:
     key = _private_key(inputs)
     public = key.public_key()
     pem = key.private_bytes(serialization.Encoding.PEM, _pem_format(key), serialization.NoEncryption()).decode()
+    pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode()
+    _GENERATED[pem] = _GENERATED[pkcs8] = key
     der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha1(der).hexdigest(), {
         **raw, "algorithm": inputs["algorithm"], "rsaBits": int(inputs.get("rsaBits", 2048)),
-        "ecdsaCurve": inputs.get("ecdsaCurve", "P224"), "privateKeyPem": pem,
-        "privateKeyPemPkcs8": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                serialization.NoEncryption()).decode(),
+        "ecdsaCurve": inputs.get("ecdsaCurve", "P224"), "privateKeyPem": pem, "privateKeyPemPkcs8": pkcs8,
         "publicKeyPem": public.public_bytes(serialization.Encoding.PEM,
                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
         "publicKeyFingerprintSha256": "SHA256:" + hashlib.sha256(der).hexdigest(),

@@ -18,32 +18,69 @@ already ran.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
-import hypothesis.internal.observability  # noqa: F401 -- see below
 import pytest
-
-# Imported up front on purpose: CPython 3.11.7 (this machine's) can raise "SystemError: AST
-# constructor recursion depth mismatch" (gh-106905, fixed in 3.11.8) when hypothesis's pytest
-# plugin imports this module late, under assertion rewriting, after the Pulumi runtime ran.
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from offline import OfflineEngine  # noqa: E402
+# Nothing heavy at import: with pytest-xdist the controller loads this file too, and runs no test (the engine,
+# moto and the SDKs load in the workers, with the test modules).
 from offline.harness import gc_policy  # noqa: E402
-from offline.harness.project import ProjectError, resolve_config  # noqa: E402
 
 
 def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # the xdist controller: the workers run the tests
+    # Imported up front on purpose: CPython 3.11.7 (this machine's) can raise "SystemError: AST
+    # constructor recursion depth mismatch" (gh-106905, fixed in 3.11.8) when hypothesis's pytest
+    # plugin imports this module late, under assertion rewriting, after the Pulumi runtime ran.
+    import hypothesis.internal.observability  # noqa: F401
+
+    import offline.aws  # noqa: F401 -- before any test module imports moto (offline/aws/region_lists.py)
+
     # The suite keeps every shared run alive, so the heap only grows: collect the young generation less
     # often and the whole heap rarely (offline/harness/gc_policy.py has the figures).
     gc.set_threshold(*gc_policy.RUN_THRESHOLDS)
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status[:] = [int(exitstatus)]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Everything is reported: leave without the interpreter's teardown of the session's heap (every shared run is
+    still alive: 1-2 s of freeing objects, in each xdist worker too), as the CLI does. Exit handlers still run."""
+    if not _exit_status:
+        return  # no session ran (e.g. --help): let pytest finish as usual
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status[0])
+
+
+def pytest_collection_finish(session):
+    # What collection imported (the SDKs, moto, every test module: ~1M objects) lives as long as the session:
+    # out of every later collection's scan (gc.freeze, as gc_policy.after_imports does for the CLI); ~1 s a run.
+    gc.freeze()
+
+
+def _engine(*args, **kwargs):
+    from offline import OfflineEngine
+
+    return OfflineEngine(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +98,7 @@ def stack_run(tmp_path_factory):
             stack = "test"
         key = _run_key(project_dir, stack, config, engine_options)
         if key not in runs:
-            engine = OfflineEngine(project_dir, stack, config, **engine_options).__enter__()
+            engine = _engine(project_dir, stack, config, **engine_options).__enter__()
             runs[key] = (engine.run(), engine)
         return runs[key]
 
@@ -73,6 +110,8 @@ def stack_run(tmp_path_factory):
 def _run_key(project_dir: Path, stack: str, config: dict | None, engine_options: dict) -> str:
     """Overrides that leave the program the same configuration ({"cni": "calico"} on the dev stack, which
     has it) share a run: the key is the configuration the program would see."""
+    from offline.harness.project import ProjectError, resolve_config
+
     try:
         resolved = resolve_config(project_dir, stack, config or {})
         seen = [resolved.values, resolved.secret_keys]
@@ -83,12 +122,12 @@ def _run_key(project_dir: Path, stack: str, config: dict | None, engine_options:
 
 @pytest.fixture
 def run_stack():
-    current: list[OfflineEngine] = []
+    current: list = []
 
     def run(config: dict | None = None, stack: str = "dev", project_dir: Path = ROOT, **kwargs):
         while current:
             current.pop().__exit__(None, None, None)
-        engine = OfflineEngine(project_dir, stack, config, **kwargs).__enter__()
+        engine = _engine(project_dir, stack, config, **kwargs).__enter__()
         current.append(engine)
         return engine.run(), engine
 
@@ -140,7 +179,7 @@ def variant_records(dev_records):
     for label, config in SCAN_VARIANTS.items():
         if label == "dev":
             continue
-        with OfflineEngine(ROOT, "dev", config) as engine:
+        with _engine(ROOT, "dev", config) as engine:
             result = engine.run()
         assert result.ok, f"{label}: {result.error}"
         out[label] = list(result.records.values())

@@ -41,6 +41,11 @@ def model(mode: str) -> Model:
     return run_model(MODES[mode])
 
 
+# The flows that carry NodePort traffic a node forwards to a pod on another node (the review's breaks).
+LB_FORWARDS = ("NLB -> NodePort -> pod on another node", "NLB health check, no local replica",
+               "ALB -> NodePort -> pod on another node", "ALB health check, no local replica")
+
+
 # --- the state before the fixes of issue 11 items 2 and 3 ---------------------------------------------
 
 PRE_FIX = json.loads((ROOT / "tests" / "fixtures" / "flows" / "pre-fix-rules.json").read_text())
@@ -52,19 +57,33 @@ def node_group(m: Model) -> str:
     return group
 
 
-def with_pre_fix_rules(m: Model) -> Model:
-    """``m`` with the nodes' ingress rules and the webapp-ingress policy as they were before the fix
-    (tests/fixtures/flows/pre-fix-rules.json), whatever the code that made ``m`` does now."""
+def with_node_rules(m: Model, node_ingress, app_policies=None) -> Model:
+    """``m`` with the nodes' ingress rules replaced by ``node_ingress`` (k8snet.nodes.security.IngressRule or
+    the same fields as a dict) and, when given, the app namespace's NetworkPolicies that ``app_policies``
+    names replaced by its versions: a state the program's pure functions describe, walked without an engine run."""
     group = node_group(m)
     cp = m.control_plane
     extra = next(g for g in m.interfaces[cp.interfaces[0]].groups if g != cp.security_group)
     sources = {"nodes": {"peer_group": group}, "control-plane": {"peer_group": extra},
                "pod-cidr": {"cidr": DEV_POD_CIDR}, "vpc-cidr": {"cidr": m.vpc_cidr}}
+    fields = [r if isinstance(r, dict) else vars(r) for r in node_ingress]
     restored = tuple(SgRule(f"pre-fix-{r['key']}", group, False, r["protocol"],
                             r["from_port"], r["to_port"], name=f"workers-{r['key']}", **sources[r["source"]])
-                     for r in PRE_FIX["node_ingress"][f"{m.cni.kind}/{m.cni.encapsulation}"])
+                     for r in fields)
     rules = tuple(r for r in m.rules if r.egress or r.group != group) + restored
-    spec = json.loads(json.dumps(PRE_FIX["webapp_ingress"]).replace("VPC_CIDR", str(m.vpc_cidr)))
-    objects = tuple({**o, "spec": spec} if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "webapp-ingress"
-                    else o for o in m.objects)
+    by_name = {p["metadata"]["name"]: p for p in app_policies or ()}
+    objects = tuple(by_name.get(o["metadata"]["name"], o) if o["kind"] == "NetworkPolicy" else o for o in m.objects)
     return replace(m, rules=rules, objects=objects)
+
+
+def with_pre_fix_rules(m: Model) -> Model:
+    """``m`` with the nodes' ingress rules and the webapp-ingress policy as they were before the fix
+    (tests/fixtures/flows/pre-fix-rules.json), whatever the code that made ``m`` does now."""
+    webapp = next(o for o in m.objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "webapp-ingress")
+    spec = json.loads(json.dumps(PRE_FIX["webapp_ingress"]).replace("VPC_CIDR", str(m.vpc_cidr)))
+    return with_node_rules(m, PRE_FIX["node_ingress"][f"{m.cni.kind}/{m.cni.encapsulation}"], [{**webapp, "spec": spec}])
+
+
+def failing(v) -> dict[str, object]:
+    """Flow name -> the case to show (the first failing one) of every flow that does not hold."""
+    return {r.flow.name: r.deciding for r in v.results if not r.holds}

@@ -55,7 +55,7 @@ def _wait(check, what: str, timeout: float = 30.0):
         except Exception as exc:  # noqa: BLE001 -- retried until the deadline
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} did not come up: {exc}") from exc
-            time.sleep(0.2)
+            time.sleep(0.05)
 
 
 def _load_app():
@@ -126,7 +126,7 @@ def mariadb(tmp_path_factory, program_tls):
         sql((APP_FILES / "init.sql").read_text())
         yield {"port": port, "password": password, "sql": sql, "dir": base, "tls": program_tls}
     finally:
-        server.terminate()
+        server.kill()  # its data directory is thrown away: no clean shutdown needed (terminate() takes ~1 s)
         server.wait(timeout=30)
 
 

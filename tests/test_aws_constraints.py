@@ -4,6 +4,7 @@ that passed every offline check before issue 11."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import botocore.session
@@ -161,13 +162,18 @@ def test_auto_names_are_the_providers_and_too_long_ones_fail_like_it():
         c.autonamed(c.ROLE, "r" * 57, {})
 
 
+@functools.lru_cache(maxsize=None)
+def _service_model(service: str):
+    return botocore.session.get_session().get_service_model(service)  # a new session loads the model anew
+
+
 # Rows citing a botocore shape with min/max: the table's bounds are the model's.
 def _shape_bounds(source: str):
     match = re.match(r"BC:(\w+) (\w+)(?:\.(\w+))?", source)
     if not match:
         return None
     service, shape, member = match.groups()
-    model = botocore.session.get_session().get_service_model(service)
+    model = _service_model(service)
     found = model.shape_for(shape)
     if member:
         found = found.members[member]

@@ -4,14 +4,19 @@ what switching cni/encapsulation changes, and the preview table."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import pytest
 
+from offline import checks, flows, report
 from offline.checks import cni as cni_checks
-from offline.checks import forwarding
-from offline import report
+from offline.flows import verify
+from tests.flows_models import LB_FORWARDS, failing, node_group, with_pre_fix_rules
 
 AWS_TYPES = ("aws:",)
+# The flows that carry NodePort traffic a node forwards to a pod on another node -> the Service behind them.
+FORWARDED = {"NLB -> NodePort -> pod on another node": "webapp/webapp-lb",
+             "ALB -> NodePort -> pod on another node": "webapp/webapp-nodeport"}
 
 
 @pytest.mark.parametrize("cni, encap", [("calico", "none"), ("calico", "vxlan"), ("calico", "ipip"),
@@ -28,43 +33,52 @@ def test_cni_matches_the_vpc(stack_run, cni, encap):
     mtu = {"none": "9001", "vxlan": "8951", "ipip": "8981"}[encap]
     rows = [line.split() for line in table.splitlines()[2:]]
     assert [r[0] for r in rows] == ["node1", "node2", "node3"] and all(r[-1] == mtu for r in rows)
-    _forwarded_traffic_arrives(result, engine, ec2, cni, encap)
+    _forwarded_traffic_arrives(result, engine, cni, encap)
 
 
-def _forwarded_traffic_arrives(result, engine, ec2, cni, encap):
+def _forwarded_traffic_arrives(result, engine, cni, encap):
     """NodePort/NLB/ALB traffic one node forwards to a webapp pod on another node gets through the security
-    group and the policies (issue 11 items 2, 3), and so would Goldmane's if it ran (item 11). Before the
-    fix: routed modes dropped it at the security group, overlays at the webapp policy (tunnel source)."""
-    assert forwarding.check_run(result, engine.kube, ec2) == []
-    nodes = list(forwarding.routes.nodes(ec2).values())
-    objects = list(engine.kube.objects.values())
-    flows = forwarding.flows(objects, nodes, goldmane=False)  # Goldmane is off (the release says so)
-    goldmane = [f for f in forwarding.flows(objects, nodes, goldmane=True) if "Goldmane" in f.what]
-    assert {f.what.split(" (")[0] for f in flows} >= {"kube-proxy forwarding webapp/webapp-nodeport",
-                                                       "kube-proxy forwarding webapp/webapp-lb"}
-    assert len({(f.a.name, f.b.name) for f in flows}) == 6  # every ordered pair of the three nodes
-    sg = result.named("workers-sg").id
-    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [sg]}])["SecurityGroupRules"]
-    pols = [o for o in objects if o["kind"] == "NetworkPolicy"]
-
-    def problems(rules_, pols_, flows_=flows):
-        return forwarding.flow_problems(flows_, cni, encap, lambda n: rules_, lambda n: (sg,), pols_)
-
-    assert problems(rules, pols) == []
-    # The check bites: without the node-to-node rule (routed) or the tunnel sources in the webapp policy
-    # (overlay), the forwarded traffic is dropped -- as it was before the fix.
+    group and the policies (issue 11 items 2, 3), and so would Goldmane's if it ran (item 11), as the flow
+    verifier walks it (offline/flows; run_all and the preview fail on what it finds). Before the fix: routed
+    modes dropped it at the security group, overlays at the webapp policy (tunnel source)."""
+    fm = flows.from_engine(result, engine)
+    v = verify(fm)
+    assert v.holds, v.problems
+    assert not fm.cni.goldmane  # Goldmane is off (the release renders no Goldmane resource)
+    every = {r.flow.name: r for r in verify(fm, exhaustive=True, only=FORWARDED).results}
+    for name, service in FORWARDED.items():  # every ordered pair of the three nodes, through the Service's NodePort
+        cases = every[name].cases
+        assert len({c.nodes for c in cases}) == 6, name
+        assert all(any(h.note.startswith(f"NodePort {service} ") for h in c.trace.hops) for c in cases), name
+    group = node_group(fm)
+    goldmane = replace(fm, cni=replace(fm.cni, goldmane=True))  # as if the chart's default had stayed on
     if encap == "none":
-        no_forward = [r for r in rules if not (r.get("FromPort") == 80 and r.get("ReferencedGroupInfo"))]
-        assert any("security group drops TCP port 80" in p for p in problems(no_forward, pols))
+        # The check bites: without the node-to-node rule for the web port, the forwarded traffic is dropped.
+        no_forward = tuple(r for r in fm.rules if not (r.group == group and not r.egress and r.from_port == 80
+                                                       and r.peer_group == group))
+        bad = failing(verify(replace(fm, rules=no_forward)))
+        assert set(FORWARDED) <= set(bad)
+        for name in FORWARDED:
+            hop = bad[name].trace.decisive
+            assert hop.at.startswith("workers-sg ingress on ") and hop.note.startswith("no rule admits tcp/80 from ")
         # Had Goldmane stayed on (the chart's default), calico-node's reports to it would be dropped.
-        assert any("security group drops TCP port 7443" in p for p in problems(rules, pols, goldmane))
+        hop = failing(verify(goldmane))["calico-node -> Goldmane"].trace.decisive
+        assert hop.at.startswith("workers-sg ingress on ") and hop.note.startswith("no rule admits tcp/7443 from ")
     else:
-        webapp = next(p for p in pols if p["metadata"]["name"] == "webapp-ingress")
+        # Without the tunnel sources in the webapp policy, the forwarded traffic is dropped there.
+        webapp = next(p for p in fm.policies() if p["metadata"]["name"] == "webapp-ingress")
         rule = webapp["spec"]["ingress"][0]
         vpc_only = {**webapp, "spec": {**webapp["spec"], "ingress": [{**rule, "from": rule["from"][:1]}]}}
-        old = [vpc_only if p is webapp else p for p in pols]
-        assert any("NetworkPolicies in webapp drop it" in p and "tunnel address" in p for p in problems(rules, old))
-        assert problems(rules, pols, goldmane) == []  # in the tunnel, and nothing polices calico-system
+        bad = failing(verify(replace(fm, objects=tuple(vpc_only if o is webapp else o for o in fm.objects))))
+        assert set(FORWARDED) <= set(bad)
+        for name in FORWARDED:
+            case = bad[name]
+            forwarder = fm.nodes[case.nodes[0]]
+            assert case.trace.decisive.at.startswith("NetworkPolicy ingress of webapp/")
+            assert case.trace.decisive.note == f"no policy admits tcp/80 from {forwarder.tunnel_ip}"
+            assert forwarder.tunnel_ip in forwarder.pod_cidr  # the tunnel address
+        gm = verify(goldmane)  # in the tunnel, and nothing polices calico-system
+        assert gm.holds and "calico-node -> Goldmane" in {r.flow.name for r in gm.results}
 
 
 def _cni_rule(record) -> bool:
@@ -110,3 +124,16 @@ def test_custom_resources_depend_on_the_release(stack_run):
     records = [pool if r.urn == pool.urn else r for r in records]
     assert cni_checks.check_crd_dependencies(records) == [
         f"{pool.type} {pool.name}: does not depend on the helm release that installs its CRD"]
+
+
+def test_run_all_fails_on_a_broken_forwarded_path(dev_stack):
+    """checks.run_all (the CLI's checks) includes the flow verifier's problems: none for the dev stack's own
+    verification, the broken paths for one of the rules before the fix."""
+    result, engine = dev_stack
+    model = flows.from_engine(result, engine)
+    assert checks.run_all(result, engine, verify(model)) == []
+    broken = verify(with_pre_fix_rules(model))
+    problems = checks.run_all(result, engine, broken)
+    assert problems == broken.problems and len(problems) == len(LB_FORWARDS)
+    assert any(p.startswith("flow NLB -> NodePort -> pod on another node ") and
+               "deny at workers-sg ingress on node" in p and "no rule admits tcp/80 from 192.168." in p for p in problems)

@@ -1,8 +1,15 @@
-"""Traffic a node forwards to a pod on another node (issue 11 items 2, 3, 11): the pure pieces of the
-forwarding check (security-group evaluation, the packet per mode) and the program's choices per mode.
-The per-mode runs of the whole stack are in tests/test_cni_wiring.py (test_cni_matches_the_vpc)."""
+"""Traffic a node forwards to a pod on another node (issue 11 items 2, 3, 11), proved by the flow verifier
+(offline/flows): the security-group hop, the forwarded packet per mode, the program's choices per mode, and which
+Services are forwarded at all. The per-mode runs of the whole stack are in tests/test_cni_wiring.py
+(test_cni_matches_the_vpc).
+
+Engine runs: none of its own; the flow tests' models (tests/flows_models.py, one run per mode per session).
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,70 +19,86 @@ from k8snet.app.policy_eval import Endpoint, allowed
 from k8snet.cni import calico
 from k8snet.cni.dataplane import forwarded_source_cidrs
 from k8snet.nodes import security
-from offline.checks import forwarding
-from offline.checks.routes import NodeView
+from offline.flows import verify
+from offline.flows.extract import sg_rule
+from offline.flows.model import SgRule, net
+from offline.flows.walk import Packet, admitting_rules
+from tests.flows_models import LB_FORWARDS, MODES, failing, model, node_group, with_node_rules
 
-A = NodeView("node1", "i-a", "us-east-1a", "192.168.1.4", "10.1.1.0/24", "eni-a", False)
-B = NodeView("node2", "i-b", "us-east-1b", "192.168.2.4", "10.1.2.0/24", "eni-b", False)
-WEB = forwarding.pod_on(B, "Deployment/webapp", "webapp", m.WEBAPP_LABELS, {"http": 80})
-FLOW = forwarding.Flow("kube-proxy forwarding webapp/webapp-nodeport (TCP 80)", A, B, WEB, "TCP", 80)
-
-
-def _rule(protocol, from_port=-1, to_port=-1, cidr=None, group=None, egress=False):
-    return {"IsEgress": egress, "IpProtocol": protocol, "FromPort": from_port, "ToPort": to_port,
-            "CidrIpv4": cidr, "ReferencedGroupInfo": {"GroupId": group} if group else None}
+WEB = Endpoint("webapp on node2", "10.1.2.10", "webapp", m.WEBAPP_LABELS, ports={"http": 80})
+FORWARDED = "NLB -> NodePort -> pod on another node"
 
 
 def test_security_group_rules_match_protocol_ports_and_source():
-    packet = forwarding.Packet("192.168.1.4", "10.1.2.10", "TCP", 80)
-    assert forwarding.sg_admits([_rule("tcp", 80, 80, group="sg-nodes")], packet, ["sg-nodes"])
-    assert forwarding.sg_admits([_rule("6", 1, 1024, group="sg-nodes")], packet, ["sg-nodes"])  # protocol number
-    assert forwarding.sg_admits([_rule("-1", cidr="192.168.0.0/16")], packet, [])
-    assert not forwarding.sg_admits([_rule("tcp", 10250, 10250, group="sg-nodes")], packet, ["sg-nodes"])
-    assert not forwarding.sg_admits([_rule("udp", 80, 80, group="sg-nodes")], packet, ["sg-nodes"])
-    assert not forwarding.sg_admits([_rule("tcp", 80, 80, group="sg-other")], packet, ["sg-nodes"])
-    assert not forwarding.sg_admits([_rule("-1", cidr="10.1.0.0/16")], packet, [])  # the pod CIDR: not a node
-    assert not forwarding.sg_admits([_rule("-1", cidr="0.0.0.0/0", egress=True)], packet, [])
-    ipip = forwarding.Packet("192.168.1.4", "192.168.2.4", "4", None)
-    assert forwarding.sg_admits([_rule("4", group="sg-nodes")], ipip, ["sg-nodes"])
-    assert not forwarding.sg_admits([_rule("udp", 4789, 4789, group="sg-nodes")], ipip, ["sg-nodes"])
+    """The verifier's security-group hop: protocol (by number too), port range, the source in the rule's CIDR
+    or among the addresses of the interfaces carrying its referenced group; ingress rules only."""
+    dev = model("calico-none")
+    group, a, b = node_group(dev), dev.nodes["node1"], dev.nodes["node2"]
+
+    def admits(rule: SgRule, packet: Packet) -> bool:
+        return bool(admitting_rules(replace(dev, rules=(rule,)), [group], packet, egress=False))
+
+    def rule(protocol, from_port=None, to_port=None, cidr=None, peer=None, egress=False):
+        return SgRule("sgr-test", group, egress, protocol, from_port, to_port, net(cidr) if cidr else None, peer)
+
+    packet = Packet(a.ip, b.pod_cidr.network_address + 10, "tcp", 80)
+    assert admits(rule("tcp", 80, 80, peer=group), packet)
+    as_stored = SimpleNamespace(id="sgr-6", ip_protocol="6", from_port=1, to_port=1024, ip_range=None,
+                                source_group={"GroupId": group})  # EC2 keeps the number it was given
+    assert admits(sg_rule(group, False, as_stored), packet)
+    assert admits(rule("-1", cidr="192.168.0.0/16"), packet)
+    assert not admits(rule("tcp", 10250, 10250, peer=group), packet)
+    assert not admits(rule("udp", 80, 80, peer=group), packet)
+    assert not admits(rule("tcp", 80, 80, peer="sg-other"), packet)
+    assert not admits(rule("-1", cidr="10.1.0.0/16"), packet)  # the pod CIDR: not a node
+    assert not admits(rule("-1", cidr="0.0.0.0/0", egress=True), packet)
+    ipip = Packet(a.ip, b.ip, "4", None)
+    assert admits(rule("4", peer=group), ipip)
+    assert not admits(rule("udp", 4789, 4789, peer=group), ipip)
 
 
-@pytest.mark.parametrize("cni, encap, wire, inner", [
-    ("calico", "none", ("192.168.1.4", "10.1.2.10", "TCP", 80), "192.168.1.4"),
-    ("flannel", "none", ("192.168.1.4", "10.1.2.10", "TCP", 80), "192.168.1.4"),
-    ("calico", "vxlan", ("192.168.1.4", "192.168.2.4", "udp", 4789), "10.1.1.0"),
-    ("calico", "ipip", ("192.168.1.4", "192.168.2.4", "4", None), "10.1.1.0"),
-    ("flannel", "vxlan", ("192.168.1.4", "192.168.2.4", "udp", 8472), "10.1.1.0"),
-])
-def test_the_forwarded_packet_per_mode(cni, encap, wire, inner):
+# What the receiving node's security group sees of the forwarded packet, per mode.
+WIRE = {("calico", "none"): "tcp/80", ("flannel", "none"): "tcp/80", ("calico", "vxlan"): "udp/4789",
+        ("calico", "ipip"): "IP protocol 4", ("flannel", "vxlan"): "udp/8472"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_forwarded_packet_per_mode(mode):
     """Routed: the VPC carries node A's SNATed packet to the pod. Overlay: the security group sees the tunnel
-    packet between the nodes, the policy the inner one, sourced from A's tunnel address in A's block."""
-    packet, source = forwarding.on_the_wire(cni, encap, FLOW)
-    assert (packet.src, packet.dst, packet.protocol, packet.port) == wire
-    assert source == inner
+    packet between the nodes, the pod the inner one, sourced from A's tunnel address: its block's first address."""
+    dm = model(mode)
+    (result,) = verify(dm, only=[FORWARDED]).results
+    case = next(c for c in result.cases if c.nodes[0] != c.nodes[1])
+    a, b = (dm.nodes[n] for n in case.nodes)
+    hops = {h.at: h.note for h in case.trace.hops}
+    assert hops[f"workers-sg ingress on {b.name}"].endswith(f"admits {WIRE[(dm.cni.kind, dm.cni.encapsulation)]} "
+                                                            f"from {a.ip}")
+    inner = a.tunnel_ip if dm.cni.overlay else a.ip
+    assert case.trace.hops[-1].note.endswith(f"(reached from {inner})")
+    if dm.cni.overlay:
+        assert a.tunnel_ip == a.pod_cidr.network_address
 
 
-@pytest.mark.parametrize("encap", ["none", "vxlan", "ipip"])
-def test_the_program_admits_what_each_mode_sends(encap):
-    """The node rules the program opens and the webapp policy it writes, evaluated on the forwarded packet."""
-    sg = "sg-nodes"
-    source = {"nodes": {"group": sg}, "pod-cidr": {"cidr": "10.1.0.0/16"}, "vpc-cidr": {"cidr": "192.168.0.0/16"},
-              "control-plane": {"group": "sg-cp"}}
+@pytest.mark.parametrize("mode", ["calico-none", "calico-vxlan", "calico-ipip"])
+def test_the_program_admits_what_each_mode_sends(mode):
+    """The node rules the program opens and the webapp policy it writes, walked: the forwarded traffic arrives.
+    What it sent before (no node-to-node rule for the pod port, the VPC alone in the policy) drops it."""
+    dm = model(mode)
+    encap = dm.cni.encapsulation
 
-    def rules(forwarded_ports):
-        return [_rule(r.protocol, r.from_port or -1, r.to_port or -1, **source[r.source])
-                for r in security.node_ingress_rules("calico", encap, forwarded_ports)]
+    def webapp_ingress(settings):  # the webapp's own policy (the others depend on the mode's DNS settings)
+        return [p for p in m.network_policies(settings) if p["metadata"]["name"] == "webapp-ingress"]
 
     settings = m.AppSettings(forwarded_from=forwarded_source_cidrs(encap, "10.1.0.0/16"))
-    new = forwarding.flow_problems([FLOW], "calico", encap, lambda n: rules([80]), lambda n: (sg,),
-                                   m.network_policies(settings))
-    assert new == []
-    # What the program sent before: no node-to-node rule for the pod port, the VPC alone in the policy.
-    old = forwarding.flow_problems([FLOW], "calico", encap, lambda n: rules(()), lambda n: (sg,),
-                                   m.network_policies(m.AppSettings()))
-    expected = "security group drops TCP port 80" if encap == "none" else "NetworkPolicies in webapp drop it"
-    assert len(old) == 1 and expected in old[0], old
+    new = with_node_rules(dm, security.node_ingress_rules("calico", encap, [80]), webapp_ingress(settings))
+    assert verify(new).holds, verify(new).problems
+    old = with_node_rules(dm, security.node_ingress_rules("calico", encap, ()), webapp_ingress(m.AppSettings()))
+    bad = failing(verify(old))
+    assert set(bad) == set(LB_FORWARDS)
+    for case in bad.values():
+        hop = case.trace.decisive
+        assert hop.at.startswith("workers-sg ingress" if encap == "none" else "NetworkPolicy ingress of webapp/"), hop
+        assert hop.note.startswith("no rule admits tcp/80" if encap == "none" else "no policy admits tcp/80"), hop
 
 
 def test_routed_mode_opens_only_the_forwarded_ports_between_nodes():
@@ -112,12 +135,37 @@ def test_goldmane_and_whisker_are_off():
         assert values["goldmane"] == {"enabled": False} and values["whisker"] == {"enabled": False}
 
 
-def test_services_with_local_traffic_policy_are_not_forwarded():
-    svc = {"kind": "Service", "metadata": {"name": "s", "namespace": "webapp"},
-           "spec": {"type": "NodePort", "selector": m.WEBAPP_LABELS, "externalTrafficPolicy": "Local",
-                    "ports": [{"port": 80, "targetPort": "http"}]}}
-    deployment = m.webapp_deployment(m.AppSettings())
-    assert forwarding.forwarded_services([svc, deployment]) == []
-    svc["spec"]["externalTrafficPolicy"] = "Cluster"
-    (found,) = forwarding.forwarded_services([svc, deployment])
-    assert found[0] == "webapp/s" and found[4] == 80 and found[5] == "TCP"
+def _service(target_port, policy: str | None = None) -> dict:
+    spec = {"type": "NodePort", "selector": m.WEBAPP_LABELS,
+            "ports": [{"port": 80, "targetPort": target_port, "nodePort": 30999, "protocol": "TCP"}]}
+    if policy:
+        spec["externalTrafficPolicy"] = policy
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "webapp"}, "spec": spec}
+
+
+def test_every_forwarded_service_is_walked_and_local_ones_are_not_forwarded():
+    """A Service of the user's own with a NodePort no load balancer sends to: with externalTrafficPolicy Cluster
+    (the default) the verifier walks what its NodePort forwards to a pod on another node (here to port 80 by
+    the name "http", which the stack admits); with Local nothing is forwarded, so there is no such flow."""
+    dev = model("calico-none")
+    name = "NodePort webapp/s:30999 -> pod on another node"
+    local = verify(replace(dev, objects=(*dev.objects, _service("http", "Local"))))
+    assert name not in {r.flow.name for r in local.results} and local.holds
+    v = verify(replace(dev, objects=(*dev.objects, _service("http"))))
+    assert v.holds, v.problems
+    (result,) = [r for r in v.results if r.flow.name == name]
+    case = result.cases[0]
+    assert any(h.note.startswith("NodePort webapp/s 30999 -> webapp/webapp-1 ") and h.note.endswith(
+        f":80 on {case.nodes[1]}, masqueraded (externalTrafficPolicy Cluster)") for h in case.trace.hops)
+    assert case.trace.hops[-1].note.startswith("nginx listens on tcp/80")
+
+
+def test_a_forwarded_port_the_nodes_do_not_admit_is_reported():
+    """The app port (8080) behind a NodePort of the user's own: the node that forwards it sends from its own
+    address, and routed nodes admit only the forwarded web port from each other."""
+    dev = model("calico-none")
+    bad = failing(verify(replace(dev, objects=(*dev.objects, _service(8080)))))
+    case = bad["NodePort webapp/s:30999 -> pod on another node"]
+    hop = case.trace.decisive
+    assert hop.at == f"workers-sg ingress on {case.nodes[1]}"
+    assert hop.note == f"no rule admits tcp/8080 from {dev.nodes[case.nodes[0]].ip}"

@@ -8,7 +8,7 @@ Engine runs: none of its own; the flow tests' models (tests/flows_models.py, one
 from __future__ import annotations
 
 import subprocess
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
@@ -183,24 +183,47 @@ def test_deleting_a_nodes_pod_routes_isolates_exactly_its_pods(kernel_ready):
     assert model_says and all(ok == ("node2" not in nodes) for nodes, ok in model_says.items()), model_says
 
 
+@pytest.fixture(scope="module")
+def tunnel_probes(kernel_ready) -> dict[str, tuple]:
+    """Per overlay mode: pod node1 -> pod node2 through the tunnel, then with the security group rules that admit the
+    tunnel's protocol/port deleted. The three modes' emulations run side by side, so their silent drops share one
+    timeout. mode -> (through, blocked, the node1 probe pod's address)."""
+    out = {}
+    with ExitStack() as stack:
+        servers = probe.Servers()
+        stack.callback(servers.close)
+        runs = []
+        for mode, (proto, port) in OVERLAYS.items():
+            m = model(mode)
+            tunnel_rules = {f"sg-rule:{r.id}" for r in m.rules if r.protocol == proto and r.from_port == port
+                            and not r.egress}
+            assert tunnel_rules, mode
+            without = m
+            for change in mutations(m):
+                if change.key in tunnel_rules:
+                    without = change.apply(without)
+            lay = probes_only(m)
+            plan = differential.emulation_plan(m, lay, kernel.new_prefix())
+            emu = stack.enter_context(kernel.Emulation(plan))
+            differential.serve(m, plan, lay, servers)
+            runs.append((mode, m, without, lay, plan, emu))
+        through = probe.run([pod_probe(plan, lay, m, "node1", "node2") for _, m, _, lay, plan, _ in runs], servers)
+        for _, _, without, lay, plan, emu in runs:
+            emu.resync(differential.emulation_plan(without, lay, plan.prefix))
+        blocked = probe.run([pod_probe(plan, lay, m, "node1", "node2") for _, m, _, lay, plan, _ in runs], servers,
+                            expected=[False] * len(runs))
+        for (mode, m, _, lay, _, _), t, b in zip(runs, through, blocked):
+            out[mode] = (t, b, str(lay.probe_pod(m, "node1").ip))
+    return out
+
+
 @pytest.mark.parametrize("mode", list(OVERLAYS))
-def test_overlay_traffic_travels_in_the_tunnel(kernel_ready, mode):
+def test_overlay_traffic_travels_in_the_tunnel(tunnel_probes, mode):
     """Pod to pod across nodes arrives with the pod's address; the outer packets are the tunnel's, between the
     nodes: delete the security group rules that admit the tunnel's protocol/port and pod traffic stops there
     (silently for the pod: the ICMP error goes to the tunnel's sender, the node's kernel, which drops it)."""
-    m = model(mode)
-    proto, port = OVERLAYS[mode]
-    tunnel_rules = {f"sg-rule:{r.id}" for r in m.rules if r.protocol == proto and r.from_port == port and not r.egress}
-    assert tunnel_rules
-    without = m
-    for change in mutations(m):
-        if change.key in tunnel_rules:
-            without = change.apply(without)
-    with emulated(m) as (plan, emu, lay, servers):
-        through = probe.run([pod_probe(plan, lay, m, "node1", "node2")], servers)[0]
-        emu.resync(differential.emulation_plan(without, lay, plan.prefix))
-        blocked = probe.run([pod_probe(plan, lay, m, "node1", "node2")], servers, expected=[False])[0]
-    assert through.ok and through.seen_source == str(lay.probe_pod(m, "node1").ip), through
+    through, blocked, source = tunnel_probes[mode]
+    assert through.ok and through.seen_source == source, through
     assert not blocked.ok and blocked.detail == "timed out", blocked
 
 

@@ -235,7 +235,8 @@ class _KubeApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def kube_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _KubeApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever looks for shutdown() every poll_interval (0.5 s by default: half a second per test)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     _KubeApi.methods = []
     kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "t",

@@ -12,7 +12,7 @@ from moto.kms.models import kms_backends
 
 from offline import OfflineEngine
 from offline.aws import moto_speedups
-from offline.harness import gc_policy
+from offline.harness import gc_policy, sdk_speedups
 from tests.conftest import ROOT
 
 
@@ -69,3 +69,69 @@ def test_a_run_restores_the_collector_thresholds():
         gc.set_threshold(*before)
         if enabled:
             gc.enable()
+
+
+def test_a_registrations_stack_trace_is_the_sdks():
+    """The engine's stack trace (sdk_speedups) is the SDK's, frame for frame: the callers of the third __init__ from
+    the top (the concrete resource's constructor), file URIs (none for a file name that has none) and lines."""
+    class Resource:
+        def __init__(self):
+            self.traces = (sdk_speedups.SDK_GET_STACK_TRACE(), sdk_speedups.get_stack_trace())
+
+    class Custom(Resource):
+        def __init__(self):
+            super().__init__()
+
+    class Concrete(Custom):
+        def __init__(self):
+            super().__init__()
+
+    sdk, ours = Concrete().traces
+    assert ours == sdk and len(ours.frames) > 5
+    sdk, ours = eval("Concrete().traces", {"Concrete": Concrete})  # a frame whose file is "<string>": no URI
+    assert ours == sdk and not ours.frames[0].HasField("pc")
+    assert sdk_speedups.SDK_GET_STACK_TRACE() == sdk_speedups.get_stack_trace()  # here: whatever the test runner's stack
+
+
+def test_region_lists_and_partitions_are_what_botocore_finds():
+    """region_lists: a service's regions from the endpoint resolver with its known endpoint prefix, the list botocore
+    gets by loading the service model (unknown services still ask botocore); moto_speedups: EKS's partition list
+    from moto's cached session."""
+    import botocore.session
+    import moto.eks.utils
+
+    from offline.aws import region_lists
+
+    session = botocore.session.Session()
+    real = region_lists.BOTOCORE_GET_AVAILABLE_REGIONS
+    assert botocore.session.Session.get_available_regions is region_lists.get_available_regions
+    for service, prefix in region_lists.ENDPOINT_PREFIXES.items():
+        assert session.get_service_model(service).metadata.get("endpointPrefix", service) == prefix, service
+        for partition in session.get_available_partitions():
+            assert session.get_available_regions(service, partition) == real(session, service, partition), service
+    assert session.get_available_regions("sqs") == real(session, "sqs")
+    assert session.get_available_regions("no-such-service") == real(session, "no-such-service") == []
+    moto_speedups.install()
+    assert moto.eks.utils.Session().get_available_partitions() == boto3.Session().get_available_partitions()
+
+
+def test_the_cel_parser_is_cel_pythons_own():
+    """offline/kube/admission.py builds cel-python's parser itself (to use Lark's grammar cache): the trees it gives
+    are the ones cel-python's own parser gives, and a syntax error is still one."""
+    import pytest as _pytest
+    from celpy.celparser import CELParseError, CELParser
+
+    from offline.kube import admission
+
+    expressions = ["object.spec.podCIDR == oldObject.spec.podCIDR || request.userInfo.username.startsWith('system:')",
+                   "has(object.spec.taints) && size(object.spec.taints) > 0 ? 1 : [1, 2][0]"]
+    ours = [admission._env().compile(e) for e in expressions]
+    cached, CELParser.CEL_PARSER = CELParser.CEL_PARSER, None
+    try:
+        import celpy
+        theirs = [celpy.Environment().compile(e) for e in expressions]
+    finally:
+        CELParser.CEL_PARSER = cached
+    assert ours == theirs
+    with _pytest.raises(CELParseError):
+        admission._env().compile("object.spec. ==")

@@ -17,15 +17,10 @@ from offline.__main__ import _flows, main
 from offline.flows import verify
 from offline.flows.explain import BadPath, explain
 from offline.flows.model import NaclEntry, NetworkAcl
+from offline.flows.placement import Placement
+from offline.flows.walk import Walker
 from tests.conftest import ROOT
-from tests.flows_models import MODES, model, with_pre_fix_rules
-
-LB_FORWARDS = ("NLB -> NodePort -> pod on another node", "NLB health check, no local replica",
-               "ALB -> NodePort -> pod on another node", "ALB health check, no local replica")
-
-
-def failing(v) -> dict[str, object]:
-    return {r.flow.name: r.deciding for r in v.results if not r.holds}
+from tests.flows_models import LB_FORWARDS, MODES, failing, model, with_pre_fix_rules
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -133,6 +128,29 @@ def test_the_control_plane_cannot_reach_a_webhook_on_the_pod_network():
     bad = failing(v)
     hop = bad["control plane -> aws-load-balancer-controller webhook (pod network)"].trace.decisive
     assert hop.at == "EKS control plane" and "VPC CIDR" in hop.note
+
+
+@pytest.mark.parametrize("mode", ["calico-vxlan", "flannel-vxlan"])
+def test_a_pods_own_node_reaches_it_whatever_its_policies(mode):
+    """Kubernetes admits a pod's own node whatever the pod's ingress policies ("traffic to and from the node where
+    a Pod is running is always allowed"; kubelet's probes of MySQL need it); from another node the same packet
+    meets the policy. NodePort traffic a node forwards to its own pod is not the node's: still policed."""
+    m = model(mode)
+    placement = Placement(m)
+    walker = Walker(m, placement)
+    mysql = placement.find("mysql-0")
+    own, other = m.nodes[mysql.node], next(n for n in m.nodes.values() if n.name != mysql.node)
+    trace = walker.from_host(own, mysql.ip, "tcp", 3306, who="kubelet")
+    assert trace.allowed
+    assert any(h.at == "NetworkPolicy ingress of webapp/mysql-0" and "its own node" in h.note for h in trace.hops)
+    trace = walker.from_host(other, mysql.ip, "tcp", 3306)
+    assert not trace.allowed and trace.decisive.at == "NetworkPolicy ingress of webapp/mysql-0"
+    assert trace.decisive.note == f"no policy admits tcp/3306 from {other.tunnel_ip}"
+    (local,) = verify(m, only=["NLB -> NodePort -> pod on the same node"]).results
+    assert all(any(h.at == "NetworkPolicy ingress of webapp/webapp-1" and any(u.startswith("netpol:") for u in h.uses)
+                   for h in c.trace.hops) for c in local.cases)
+    assert {r.flow.name for r in verify(m).results} >= {"kubelet -> mysql probes (tcp/3306)",
+                                                      "kubelet -> webapp probes (tcp/80)"}
 
 
 def test_a_missing_pod_route_is_named_at_the_route_table():

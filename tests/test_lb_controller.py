@@ -225,9 +225,10 @@ def test_the_service_mutator_is_off_and_every_load_balancer_service_names_its_cl
     assert release["values"]["enableServiceMutatorWebhook"] is False
     assert "mservice.elbv2.k8s.aws" not in {h["name"] for h in alb_checks.active_webhooks(release["values"])}
     # The chart's default (what the stack shipped before) is caught: a fail-closed webhook on every Service.
+    # (on copies: the shared dev run is read by other tests)
     rel = next(r for r in records if r.name == "lb-controller-release")
     values = {k: v for k, v in rel.inputs["values"].items() if k != "enableServiceMutatorWebhook"}
-    rel.inputs = {**rel.inputs, "values": values}
+    records = [dataclasses.replace(r, inputs={**rel.inputs, "values": values}) if r is rel else r for r in records]
     (problem,) = alb_checks.load_balancer_class_problems(records, objects)
     assert "fails closed on every Service CREATE cluster-wide" in problem
     # A LoadBalancer Service without a class would be left to EKS's cloud provider.

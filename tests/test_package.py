@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 from tests.conftest import ROOT, probe_project
@@ -52,8 +53,11 @@ def test_the_readme_pieces_example_runs(run_stack, tmp_path):
 CONSUMER = textwrap.dedent('''
     import json, sys
     sys.path.append(sys.argv[2])  # the repository, for the offline engine only: k8snet is not in it
+    from offline.harness import gc_policy
+    gc_policy.quiet_imports()  # a one-shot process, as the CLI runs (offline/harness/gc_policy.py)
     import k8snet
     from offline import OfflineEngine
+    gc_policy.after_imports()
     with OfflineEngine(sys.argv[1], "test") as engine:
         result = engine.run()
         print(json.dumps({"k8snet": k8snet.__file__, "ok": result.ok, "error": result.error,
@@ -69,9 +73,12 @@ def test_a_wheel_installed_into_a_fresh_venv_runs_the_readme_all_in_one(tmp_path
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "components" / "k8snet", source / "components" / "k8snet",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # The build backend pyproject.toml names, called as a PEP 517 frontend calls it (what `pip wheel
+    # --no-build-isolation` does, without pip's own start-up).
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--wheel-dir", str(wheels), str(source)], check=True, capture_output=True)
+    backend = tomllib.loads((source / "pyproject.toml").read_text())["build-system"]["build-backend"]
+    subprocess.run([sys.executable, "-c", "import importlib, sys; importlib.import_module(sys.argv[1]).build_wheel(sys.argv[2])",
+                    backend, str(wheels)], check=True, capture_output=True, cwd=source)
     (wheel,) = wheels.glob("k8snet-*.whl")
 
     # A fresh venv; k8snet comes only from the wheel. Its dependencies (pulumi, pulumi-aws, ...) are this

@@ -1,6 +1,6 @@
 """checkov (issue 13, "In the test suite") over every Kubernetes object and every AWS resource input the engine
 records, for the dev stack and its flannel, vxlan and ipvs + node-local-dns variants: one checkov process for
-all four runs. Every finding must be on the committed allow-list (offline/checks/checkov-allowlist.yaml, each
+all four runs (and a bad manifest it must flag). Every finding must be on the committed allow-list (offline/checks/checkov-allowlist.yaml, each
 with its reason), and every allow-listed finding must still occur.
 
 checkov lives in its own venv (.ci/checkov-venv, made by .ci/run from requirements-checkov.txt); without it
@@ -21,12 +21,31 @@ needs_checkov = pytest.mark.skipif(not scan.CHECKOV.exists(), reason=(
     "-r requirements-checkov.txt (.ci/run does)"))
 
 
+OLD = "old"  # a tag-only, privileged-looking DaemonSet: what the pipeline must flag (the last test)
+
+
+def _write_old(directory) -> None:
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "x", "namespace": "kube-system"},
+          "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+              "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10.1"}]}}}}
+    directory.mkdir()
+    (directory / "kubernetes.yaml").write_text(yaml.safe_dump(ds))
+    (directory / f"{OLD}.tfplan.json").write_text(json.dumps(scan.terraform_plan([])))
+
+
 @pytest.fixture(scope="module")
-def findings(variant_records, tmp_path_factory):
+def scanned(variant_records, tmp_path_factory):
+    """One checkov process (its start-up is most of its cost) over the four runs and the old manifest."""
     directory = tmp_path_factory.mktemp("checkov")
     for label, records in variant_records.items():
         scan.write_inputs(directory, label, records)
+    _write_old(directory / OLD)
     return scan.run_checkov(directory)
+
+
+@pytest.fixture(scope="module")
+def findings(scanned):
+    return {label: fs for label, fs in scanned.items() if label != OLD}
 
 
 @needs_checkov
@@ -76,13 +95,7 @@ def test_pulumi_inputs_become_terraform_attributes():
 
 
 @needs_checkov
-def test_checkov_flags_what_the_old_manifests_had(tmp_path):
+def test_checkov_flags_what_the_old_manifests_had(scanned):
     """The same pipeline on a tag-only, privileged-looking DaemonSet finds what it should: the test can fail."""
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "x", "namespace": "kube-system"},
-          "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
-              "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10.1"}]}}}}
-    (tmp_path / "old").mkdir()
-    (tmp_path / "old" / "kubernetes.yaml").write_text(yaml.safe_dump(ds))
-    (tmp_path / "old" / "old.tfplan.json").write_text(json.dumps(scan.terraform_plan([])))
-    checks = {f.check for f in scan.run_checkov(tmp_path)["old"]}
+    checks = {f.check for f in scanned[OLD]}
     assert {"CKV_K8S_43", "CKV_K8S_31", "CKV_K8S_22", "CKV_K8S_20"} <= checks

@@ -13,11 +13,16 @@ cost changes. ``install()`` is idempotent; ``OfflineEngine.__enter__`` calls it.
   ``resource-id`` filter, a regex match over every tag of the account: quadratic again (1.8 s of a 300-node
   run's checks). The replacement reads the resource's own entry of the same tag store; an id filter is an
   exact match (``fnmatch.translate``; ids hold no wildcards), so the answer is the same.
+- Regions of a service (every backend a run creates, and moto's imports): offline/aws/region_lists.py.
+- EKS: ``validate_role_arn`` (every CreateCluster, CreateNodegroup) makes a new boto3 ``Session`` to list the
+  partitions, which parses the 1.3 MB endpoints file again (30 ms); moto's own cached session answers the same.
 """
 
 from __future__ import annotations
 
+import moto.eks.utils
 import moto.kms.models
+from moto.core.base_backend import AccountSpecificBackend
 from moto.ec2.exceptions import InvalidInstanceIdError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.core import TaggedEC2Resource
@@ -56,6 +61,10 @@ def get_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
     return [{"resource_id": self.id, "key": k, "value": v, "resource_type": resource_type} for k, v in own.items()]
 
 
+def _moto_session():
+    return AccountSpecificBackend.get_session()
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -63,4 +72,5 @@ def install() -> None:
     moto.kms.models.generate_private_key = PrivateKeyOnFirstUse  # the name Key.__init__ calls
     EC2Backend.get_instance = get_instance
     TaggedEC2Resource.get_tags = get_tags
+    moto.eks.utils.Session = _moto_session  # the name validate_role_arn calls
     _installed = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 from moto.ec2.models.instance_types import INSTANCE_TYPES
 
 from k8snet.nodes import nodeadm

@@ -17,10 +17,12 @@ import shutil
 import socket
 import struct
 import subprocess
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .ipip import IpipShim
-from .netns import NETNS_DIR, inside, setns
+from .netns import NETNS_DIR, inside
 from .plan import Plan
 
 BASE_PREFIX = "k8dp-"
@@ -89,14 +91,25 @@ def _ip_batch(lines: list[str], netns: str | None = None, check: bool = True, to
 
 
 def _nft(netns: str, script: str) -> None:
-    fd = os.open(NETNS_DIR / netns, os.O_RDONLY)
-    try:
-        done = subprocess.run(["nft", "-f", "-"], input=script + "\n", capture_output=True, text=True,
-                              preexec_fn=lambda: setns(fd), pass_fds=(fd,))
-    finally:
-        os.close(fd)
+    # `ip netns exec` enters the namespace in the child: no preexec_fn here, which would make Python fork the
+    # whole (test-suite-sized) process instead of spawning (10-50 ms a call).
+    done = subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=script + "\n",
+                          capture_output=True, text=True)
     if done.returncode != 0:
         raise DataplaneError(f"nft in {netns} failed: {done.stderr.strip()}\n{script}")
+
+
+def _each(work: Callable[[object], None], items: Iterable) -> None:
+    """``work`` on every item at once (each namespace's commands are independent of the others'): the time
+    goes into ip/nft processes and nftables commits (an RCU grace period each), which overlap."""
+    items = list(items)
+    if len(items) < 2:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        for future in [pool.submit(work, item) for item in items]:
+            future.result()  # the first failure is raised
 
 
 def _sysctls(netns: str, values: dict[str, str]) -> None:
@@ -153,6 +166,18 @@ def root_snapshot() -> dict[str, list]:
     }
 
 
+def _apply(ns) -> None:
+    """One namespace of a plan: its sysctls, addresses and routes, VXLAN forwarding entries, ruleset."""
+    if ns.sysctls:
+        _sysctls(ns.name, ns.sysctls)
+    if ns.lines:
+        _ip_batch(ns.lines, ns.name)
+    if ns.fdb:
+        _ip_batch(ns.fdb, ns.name, tool="bridge")
+    if ns.nft:
+        _nft(ns.name, "\n".join(ns.nft))
+
+
 class Emulation:
     """A plan running in the kernel. ``with Emulation(plan) as emu:`` builds it and always removes it."""
 
@@ -180,15 +205,7 @@ class Emulation:
         self.built = True
         _ip_batch(plan.links)
         self._tunnels()
-        for ns in plan.namespaces.values():
-            if ns.sysctls:
-                _sysctls(ns.name, ns.sysctls)
-            if ns.lines:
-                _ip_batch(ns.lines, ns.name)
-            if ns.fdb:
-                _ip_batch(ns.fdb, ns.name, tool="bridge")
-            if ns.nft:
-                _nft(ns.name, "\n".join(ns.nft))
+        _each(_apply, plan.namespaces.values())
 
     def _tunnels(self) -> None:
         if not self.plan.tunnels:
@@ -212,23 +229,28 @@ class Emulation:
         if plan.links != self.plan.links or set(plan.namespaces) != set(self.plan.namespaces) or \
                 any(ns.fdb != self.plan.namespaces[r].fdb for r, ns in plan.namespaces.items()):
             raise DataplaneError("the namespaces or links changed: build a new emulation instead")
-        changed = []
+        changes = []
         for role, ns in plan.namespaces.items():
             old = self.plan.namespaces[role]
             gone = [_undo(line) for line in old.lines if line not in ns.lines]
             new = [line for line in ns.lines if line not in old.lines]
-            if gone or new:
-                _ip_batch(gone + new, ns.name)
-            if ns.sysctls != old.sysctls:
-                _sysctls(ns.name, ns.sysctls)
-            if ns.nft != old.nft:
-                _nft(ns.name, "\n".join(ns.nft))
             if gone or new or ns.sysctls != old.sysctls or ns.nft != old.nft:
-                changed.append(role)
+                changes.append((role, ns, gone + new, ns.sysctls != old.sysctls, ns.nft != old.nft))
+
+        def change(item) -> None:
+            _, ns, lines, sysctls, ruleset = item
+            if lines:
+                _ip_batch(lines, ns.name)
+            if sysctls:
+                _sysctls(ns.name, ns.sysctls)
+            if ruleset:
+                _nft(ns.name, "\n".join(ns.nft))
+
+        _each(change, changes)
         for ns in plan.namespaces.values():  # a new state has no connections yet
             flush_conntrack(ns.name)
         self.plan = plan
-        return changed
+        return [role for role, *_ in changes]
 
     def teardown(self) -> None:
         if self.shim is not None:

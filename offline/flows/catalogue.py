@@ -144,6 +144,7 @@ def flows(model: Model, placement: Placement) -> list[Flow]:
             out.append(Flow(f"{kind} health check, no local replica",
                             f"{lb.name} health check -> NodePort {lb.node_port} on a node without {target.name}",
                             True, walk, 2, "other", lb.vias, lb.reaches, ("node", target.name)))
+    out += _node_ports(model, placement, {("tcp", lb.node_port) for lb in balancers})
 
     # --- egress (document 004: SNAT to the node, the NAT gateway) ------------------------------------------
     def walk(w, nodes, variant):
@@ -151,6 +152,14 @@ def flows(model: Model, placement: Placement) -> list[Flow]:
         return w.from_pod(src, facts.INTERNET_SERVER, "tcp", 443, pods=[src])
     out.append(Flow("pod -> internet via NAT", f"pod in default -> {facts.INTERNET_SERVER}:443/tcp", True, walk, 1,
                     role_names=("client",)))
+
+    # --- kubelet's probes: a pod's own node reaches it whatever its policies --------------------------------
+    for t, port, kinds in _probes(model, placement):
+        def walk(w, nodes, variant, t=t, port=port):
+            dst = placement.pod(t, nodes[0], 0)
+            return w.from_host(nodes[0], dst.ip, "tcp", port, who="kubelet", pods=[dst])
+        out.append(Flow(f"kubelet -> {t.name} probes (tcp/{port})", f"kubelet -> {t.name} pod:{port} on its node "
+                        f"({', '.join(kinds)})", True, walk, 1, role_names=(t.name,)))
 
     # --- the control plane (EKS) ---------------------------------------------------------------------------
     cp = model.control_plane
@@ -179,6 +188,15 @@ def flows(model: Model, placement: Placement) -> list[Flow]:
                             role_names=("node",)))
 
     # --- node to node: the CNI's own traffic ----------------------------------------------------------------
+    if model.cni.goldmane:
+        goldmane = Template("Deployment/goldmane", facts.GOLDMANE_NAMESPACE, facts.GOLDMANE_LABELS,
+                            (("", "tcp", facts.GOLDMANE_PORT, "goldmane"),))
+
+        def walk(w, nodes, variant):
+            dst = placement.pod(goldmane, nodes[1], 0)
+            return w.from_host(nodes[0], dst.ip, "tcp", facts.GOLDMANE_PORT, who="calico-node", pods=[dst])
+        out.append(Flow("calico-node -> Goldmane", f"calico-node (hostNetwork) -> goldmane pod:{facts.GOLDMANE_PORT}/tcp "
+                        "(flow logs)", True, walk, 2, "any", role_names=("calico-node", "goldmane")))
     if model.cni.kind == "calico":
         def walk(w, nodes, variant):
             return w.from_host(nodes[0], nodes[1].ip, "tcp", facts.TYPHA_PORT, who="calico-node")
@@ -245,8 +263,9 @@ def _denials(model: Model, placement: Placement, webapp, mysql, pods, client) ->
     def host_to_app(w, nodes, variant):
         dst = placement.pod(webapp, nodes[1], 0)
         return w.from_host(nodes[0], dst.ip, "tcp", 8080, who="a node or load balancer (VPC)", pods=[dst])
-    out.append(Flow("VPC -> webapp app port", f"node -> {webapp.name}:8080 (nginx's backend only)", False,
-                    host_to_app, 2, "any", role_names=("node", webapp.name)))
+    # Other nodes only: a pod's own node reaches it whatever the policies (walk.Walker._own_node).
+    out.append(Flow("VPC -> webapp app port", f"node -> {webapp.name}:8080 on another node (nginx's backend only)",
+                    False, host_to_app, 2, "other", role_names=("node", webapp.name)))
     for t in (webapp, mysql):
         def walk(w, nodes, variant, t=t):
             return w.from_pod(placement.pod(t, nodes[0], 0), facts.INTERNET_SERVER, "tcp", 443)
@@ -384,6 +403,58 @@ def _load_balancers(model: Model, placement: Placement) -> list[LoadBalancer]:
                                     svc["spec"].get("externalTrafficPolicy", "Cluster") == "Cluster", False, True,
                                     _vias(model, scheme, "ALB")))
     return out
+
+
+def _node_ports(model: Model, placement: Placement, covered: set) -> list[Flow]:
+    """Every other NodePort kube-proxy forwards across nodes (a Service of type NodePort or LoadBalancer with
+    externalTrafficPolicy Cluster, the default, whose NodePort no modelled load balancer sends to): a client on
+    node A connects to A's NodePort, and A forwards it, masqueraded, to a pod on node B. The client's own leg
+    depends on who it is (the VPC's NodePort range is open to the VPC); the forwarded leg is the stack's."""
+    out = []
+    for svc in model.of_kind("Service"):
+        spec = svc.get("spec") or {}
+        if spec.get("type") not in ("NodePort", "LoadBalancer") or spec.get("externalTrafficPolicy") == "Local":
+            continue
+        backend = next(iter(placement.selecting(svc["metadata"].get("namespace", "default"), spec.get("selector"))),
+                       None)
+        for port in spec.get("ports") or []:
+            proto = port.get("protocol", "TCP").lower()
+            if backend is None or not port.get("nodePort") or (proto, int(port["nodePort"])) in covered:
+                continue
+            node_port = int(port["nodePort"])
+
+            def walk(w, nodes, variant, backend=backend, proto=proto, node_port=node_port):
+                dst = placement.pod(backend, nodes[1], 0)
+                return w.from_host(nodes[0], nodes[0].ip, proto, node_port, endpoint=dst, who="a client on the node")
+            ref = f"{svc['metadata'].get('namespace', 'default')}/{svc['metadata']['name']}"
+            out.append(Flow(f"NodePort {ref}:{node_port} -> pod on another node",
+                            f"client -> node:{node_port}/{proto} -> {backend.name}:{port.get('targetPort', port['port'])}",
+                            True, walk, 2, "other", role_names=("NodePort", backend.name)))
+    return out
+
+
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+
+
+def _probes(model: Model, placement: Placement) -> list[tuple[Template, int, tuple[str, ...]]]:
+    """(template, port, probe kinds) of every network probe (httpGet, tcpSocket, grpc) kubelet runs against a
+    pod on the pod network, by port; a named port is the container's own."""
+    found: dict[tuple[str, int], list[str]] = {}
+    for obj in model.objects:
+        workload = f"{obj['kind']}/{obj['metadata']['name']}"
+        t = placement.templates.get(workload)
+        if t is None or t.host_network or t.namespace != obj["metadata"].get("namespace", "default"):
+            continue
+        for c in obj["spec"]["template"]["spec"].get("containers") or []:
+            named = {p["name"]: int(p["containerPort"]) for p in c.get("ports") or [] if p.get("name")}
+            for kind in PROBES:
+                action = next((v for k, v in (c.get(kind) or {}).items() if k in ("httpGet", "tcpSocket", "grpc")),
+                              None)
+                port = (action or {}).get("port")
+                number = named.get(port) if isinstance(port, str) else port
+                if number is not None:
+                    found.setdefault((workload, int(number)), []).append(kind)
+    return [(placement.templates[w], port, tuple(kinds)) for (w, port), kinds in found.items()]
 
 
 def _control_plane_targets(model: Model) -> list[tuple[str, str, int, Template | None]]:

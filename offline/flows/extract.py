@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 
@@ -91,7 +92,7 @@ def extract(result, objects: Iterable[Mapping], region: str, account: str = DEFA
     for sg in ec2.groups.get(vpc_id, {}).values():
         groups[sg.id] = SecurityGroup(sg.id, name_of(sg.id, sg.name))
         for egress, items in ((False, sg.ingress_rules), (True, sg.egress_rules)):
-            rules += [_sg_rule(sg.id, egress, r, name_of(r.id), descriptions.get(r.id, "")) for r in items]
+            rules += [sg_rule(sg.id, egress, r, name_of(r.id), descriptions.get(r.id, "")) for r in items]
 
     instances = {i.id: i for res in ec2.reservations.values() for i in res.instances}
     interfaces = {}
@@ -215,7 +216,9 @@ def _nacl_entry(e) -> NaclEntry:
                      net(e.cidr_block), ports)
 
 
-def _sg_rule(group: str, egress: bool, r, name: str, description: str) -> SgRule:
+def sg_rule(group: str, egress: bool, r, name: str = "", description: str = "") -> SgRule:
+    """One of moto's rules in the model's form: protocol numbers of TCP, UDP and ICMP by name (EC2 accepts
+    either), ports only for the protocols that have them."""
     protocol = str(r.ip_protocol)
     protocol = _PROTOCOLS.get(protocol, protocol).lower()
     ported = protocol in ("tcp", "udp", "icmp")
@@ -279,7 +282,7 @@ def _cni(kind: str | None, values: Mapping, objects: tuple, blocks: Mapping) -> 
         encapsulation = ("vxlan" if any(p.get("vxlanMode") not in (None, "Never") for p in pools)
                          else "ipip" if any(p.get("ipipMode") not in (None, "Never") for p in pools) else "none")
         return Cni("calico", encapsulation, all(p.get("natOutgoing") for p in pools), True,
-                   tuple(net(p["cidr"]) for p in pools))
+                   tuple(net(p["cidr"]) for p in pools), goldmane_runs(objects))
     if kind == "flannel":
         backend = (values.get("flannel") or {}).get("backend")
         args = (values.get("flannel") or {}).get("args") or FLANNEL_DEFAULT_ARGS
@@ -287,6 +290,13 @@ def _cni(kind: str | None, values: Mapping, objects: tuple, blocks: Mapping) -> 
         return Cni("flannel", encapsulation, "--ip-masq" in args, bool((values.get("netpol") or {}).get("enabled")),
                    (net(values.get("podCidr")),) if values.get("podCidr") else tuple(blocks.values()))
     return Cni("none", "none", False, False, tuple(blocks.values()))
+
+
+def goldmane_runs(objects: Iterable[Mapping]) -> bool:
+    """The operator deploys Goldmane when its custom resource exists: the tigera-operator chart renders it
+    unless ``goldmane.enabled`` is false (default true, charts/tigera-operator/values.yaml v3.31.7; the Helm
+    model in offline/kube renders it the same way)."""
+    return any(o["kind"] == "Goldmane" and o.get("apiVersion") == "operator.tigera.io/v1" for o in objects)
 
 
 # chart/kube-flannel/values.yaml v0.28.9: flannel.args defaults to ["--ip-masq", "--kube-subnet-mgr"].

@@ -12,6 +12,12 @@ TYPHA_PORT = 5473  # Calico docs "Network requirements": calico-node -> Typha, T
 # tigera/operator v1.40.15 pkg/render/apiserver.go: APIServerPort = 5443; on EKS the operator runs the
 # Calico API server with hostNetwork ("the control plane nodes don't run Calico").
 CALICO_API_SERVER_PORT = 5443
+# Goldmane (Calico's flow aggregator, a Deployment in calico-system labelled k8s-app: goldmane): every calico-node,
+# on the host network, reports flows to it (tigera/operator v1.40.15 pkg/render/goldmane/component.go
+# GoldmaneServicePort).
+GOLDMANE_PORT = 7443
+GOLDMANE_NAMESPACE = "calico-system"
+GOLDMANE_LABELS = {"k8s-app": "goldmane"}
 
 # Overlay transports (outer headers between the nodes' own addresses).
 # Calico VXLAN: UDP 4789 (Felix vxlanPort default, FelixConfiguration reference); IPIP: IP protocol 4.

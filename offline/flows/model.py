@@ -161,6 +161,7 @@ class Cni:
     nat_outgoing: bool  # natOutgoing (Calico IPPools) / --ip-masq (flannel)
     enforces_policy: bool  # Calico always; flannel with its netpol (kube-network-policies) enabled
     pools: tuple[IPv4Network, ...]  # every pod block: natOutgoing leaves traffic to them alone
+    goldmane: bool = False  # Calico's operator runs Goldmane, which every calico-node reports flows to
 
     @property
     def overlay(self) -> bool:

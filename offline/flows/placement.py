@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address
 
 from k8snet.ingress import lb_controller
@@ -146,8 +147,11 @@ class Placement:
         address = node.ip
         if not t.host_network:
             avoid = set(avoid) | {node.pod_cidr.network_address, node.tunnel_ip}
-            free = [a for a in _first_hosts(node) if a not in avoid]
-            address = next((a for a in free if a not in self._taken.get(node.name, ())), free[0])
+            taken = self._taken.get(node.name, ())
+            free = (a for a in _first_hosts(node) if a not in avoid)
+            first = next(free)
+            # the lowest free address no placed pod holds, else the lowest free one
+            address = first if first not in taken else next((a for a in free if a not in taken), first)
         return Pod(t.pod_name(ordinal), t.namespace, t.labels, node.name, address, t.ports, t.host_network, t.workload)
 
     def _record(self, pod: Pod) -> Pod:
@@ -166,9 +170,14 @@ class Placement:
                 and all(t.labels.get(k) == v for k, v in selector.items())]
 
 
-def _first_hosts(node: Node, count: int = 64) -> list[IPv4Address]:
-    block = node.pod_cidr
-    return [block.network_address + i for i in range(1, min(count, block.num_addresses - 1))]
+def _first_hosts(node: Node, count: int = 64) -> tuple[IPv4Address, ...]:
+    return _hosts(node.pod_cidr, count)
+
+
+@lru_cache(maxsize=4096)
+def _hosts(block, count: int) -> tuple[IPv4Address, ...]:
+    """The first addresses of a block (every pod placed on a node looks at them: kept per block)."""
+    return tuple(block.network_address + i for i in range(1, min(count, block.num_addresses - 1)))
 
 
 def _ports(t: Template) -> set:

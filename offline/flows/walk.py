@@ -79,6 +79,7 @@ class Packet:
     proto: str  # "tcp" | "udp" | an IP protocol number ("4": IP-in-IP)
     port: int | None
     src_pod: Pod | None = None  # the pod the source address still belongs to (until SNAT)
+    host: str | None = None  # the node whose own network sent it (a host process, a hostNetwork pod)
 
     @property
     def what(self) -> str:
@@ -235,6 +236,7 @@ class Walker:
         self._route(t, node, pkt, endpoint)
 
     def _host_sends(self, t: Trace, node: Node, pkt: Packet, endpoint) -> None:
+        pkt = replace(pkt, host=node.name)
         if self._node_local_dns(node, pkt) is None:
             pkt, _ = self._service(t, node, pkt, endpoint)
         self._route(t, node, pkt, endpoint)
@@ -349,18 +351,34 @@ class Walker:
             self._route(t, node, replace(pkt, dst=pod.ip, port=target), pod)
             return
         t.ok(at, note + ", masqueraded (externalTrafficPolicy Cluster)")
-        self._route(t, node, Packet(None, pod.ip, pkt.proto, target), pod)
+        # Masqueraded, but still forwarded traffic unless a process on this node sent it (the own-node rule
+        # in _to_pod is about packets a node's host originates, not about its address).
+        self._route(t, node, Packet(None, pod.ip, pkt.proto, target, host=node.name if pkt.host == node.name else None),
+                    pod)
 
     def _to_pod(self, t: Trace, node: Node, pkt: Packet, endpoint) -> None:
         pod = self.pods_by_ip.get(pkt.dst)
         if pod is None or pod.node != node.name:
             t.deny(node.name, f"no pod on {node.name} holds {pkt.dst}")
         source = pkt.src_pod if pkt.src_pod is not None and pkt.src_pod.ip == pkt.src else self._endpoint_of(pkt.src)
-        self._policy(t, "Ingress", pod, source, pkt)
+        if pkt.host == node.name:
+            self._own_node(t, pod, pkt)
+        else:
+            self._policy(t, "Ingress", pod, source, pkt)
         container = pod.listener(pkt.proto, pkt.port)
         if container is None:
             t.deny(pod.ref, f"no container of {pod.ref} listens on {pkt.what}")
         t.ok(pod.ref, f"{container} listens on {pkt.what} (reached from {pkt.src})")
+
+    def _own_node(self, t: Trace, pod: Pod, pkt: Packet) -> None:
+        """A pod's own node reaches it whatever its ingress policies: Kubernetes ("traffic to and from the node
+        where a Pod is running is always allowed", kubernetes.io NetworkPolicy), and Calico allows every
+        connection from host processes to the workloads on that host (projectcalico/calico#4469, "Protect
+        hosts"); a policy engine filtering forwarded pod traffic (flannel's netpol) never sees it either."""
+        if pod.host_network or not any(p["metadata"].get("namespace") == pod.namespace for p in self.policies):
+            return
+        t.ok(f"NetworkPolicy ingress of {pod.ref}", f"{pkt.what} from its own node {pkt.src}: always allowed "
+             "(Kubernetes admits a pod's own node whatever the policies)")
 
     def _host_listener(self, t: Trace, node: Node, pkt: Packet) -> None:
         for s in self.m.host_services:
@@ -502,11 +520,7 @@ class Walker:
         peer = pkt.dst if egress else pkt.src
         names = ", ".join(m.groups[g].name if g in m.groups else g for g in iface.groups)
         at = f"{names} {'egress' if egress else 'ingress'} on {self.label(iface)}"
-        admitted = [r for g in iface.groups for r in m.rules_of.get((g, egress), ())
-                    if _protocol_matches(r.protocol, pkt.proto)
-                    and (r.from_port is None or (pkt.port is not None and r.from_port <= pkt.port <= r.to_port))
-                    and ((r.cidr is not None and peer in r.cidr)
-                         or (r.peer_group is not None and peer in m.group_members.get(r.peer_group, ())))]
+        admitted = admitting_rules(m, iface.groups, pkt, egress)
         word = "to" if egress else "from"
         if not admitted:
             t.deny(at, f"no rule admits {pkt.what} {word} {peer}")
@@ -530,6 +544,19 @@ class Walker:
                 t.deny(f"network ACL {acl.name}", f"{'rule ' + str(entry.number) if entry else 'no rule'} "
                        f"{'denies' if entry else 'admits'} {what} ({'out' if egress else 'in'}, "
                        f"{_proto_port(pkt.proto, port)}, {address})")
+
+
+def admitting_rules(model: Model, groups: Iterable[str], pkt: Packet, egress: bool) -> list:
+    """The rules of ``groups`` that admit ``pkt`` in one direction: protocol (-1 is every protocol), port range
+    (none for protocols without ports), and the peer (the destination on egress, the source on ingress) in the
+    rule's CIDR or among the private addresses of the interfaces carrying its referenced group. Security groups
+    are stateful: a reply needs no rule."""
+    peer = pkt.dst if egress else pkt.src
+    return [r for g in groups for r in model.rules_of.get((g, egress), ())
+            if _protocol_matches(r.protocol, pkt.proto)
+            and (r.from_port is None or (pkt.port is not None and r.from_port <= pkt.port <= r.to_port))
+            and ((r.cidr is not None and peer in r.cidr)
+                 or (r.peer_group is not None and peer in model.group_members.get(r.peer_group, ())))]
 
 
 def _protocol_matches(rule: str, proto: str) -> bool:

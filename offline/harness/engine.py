@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 import boto3
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -35,7 +36,7 @@ from ..kube.api_server import KubeContext
 from ..aws import moto_speedups, moto_state
 from ..aws.context import AwsContext, region_problem
 from ..aws.ec2_reader import Ec2Reader
-from . import gc_policy
+from . import gc_policy, sdk_speedups
 from .mocks import MotoMocks
 from .monitor import Registration, RecordingMonitor
 from .project import ProjectError, ResolvedConfig, resolve_config
@@ -172,6 +173,7 @@ class OfflineEngine:
         # moto's 1300 sample AMIs cost 0.3 s per run; the engine publishes the EKS AMIs it serves.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         moto_speedups.install()
+        sdk_speedups.install()
         moto_state.make_live(self)  # an empty AWS; the one that was live is parked before moto may reset
         self._moto = mock_aws()
         self._moto.start(reset=True)

@@ -6,6 +6,7 @@ import fnmatch
 import hashlib
 import re
 
+from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 import pulumi
 from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS, INSTANCE_TYPES
 from moto.moto_api._internal import mock_random

@@ -14,9 +14,11 @@ octal (511) and accepts ``1_000``; YAML 1.2 reads 777 and a string.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,13 @@ class ResolvedConfig:
 
 
 def parse_yaml(text: str, what: str) -> Any:
-    """One YAML document, read as the Pulumi CLI reads it; ``what`` names it in errors."""
+    """One YAML document, read as the Pulumi CLI reads it; ``what`` names it in errors. The same text is parsed
+    once per process (ruamel's pure-Python YAML 1.2 reader is the slow part of reading a stack): a copy of it."""
+    return copy.deepcopy(_parsed(text, what))
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str, what: str) -> Any:
     try:
         return _untyped(_YAML.load(text), what)
     except YAMLError as exc:

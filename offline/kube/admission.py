@@ -9,15 +9,30 @@ Kubernetes extension libraries, e.g. ``quantity()`` or ``cidr()``, are not model
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-import celpy
-from celpy import celtypes
-from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
 
-_ENV = celpy.Environment()
+@lru_cache(maxsize=1)
+def _env():
+    """cel-python's environment, made on first use (most stacks have no admission policy): importing cel-python
+    and building its Lark parser from the grammar costs ~0.15 s a process. The parser is the one cel-python
+    0.5.0's ``CELParser`` builds (the same grammar and options), with Lark's own cache of the analysed grammar
+    (``cache=True``: a file in the temp directory, keyed by grammar, options and Lark version)."""
+    import celpy
+    import lark
+    from celpy.celparser import CELParser
+
+    if CELParser.CEL_PARSER is None:
+        tree_class = celpy.InterpretedRunner.tree_node_class
+        CELParser.CEL_PARSER = lark.Lark(
+            (Path(celpy.__file__).parent / "cel.lark").read_text(), parser="lalr", start="expr", debug=True,
+            g_regex_flags=re.M, lexer_callbacks={"IDENT": CELParser.ambiguous_literals}, propagate_positions=True,
+            maybe_placeholders=False, priority="invert", tree_class=tree_class, cache=True)
+    return celpy.Environment()
 
 
 def _expressions(policy: dict) -> list[tuple[str, str]]:
@@ -35,23 +50,33 @@ def _expressions(policy: dict) -> list[tuple[str, str]]:
 
 def compile_errors(policy: dict) -> list[str]:
     """What the API server answers for expressions that do not compile (empty when all compile)."""
+    expressions = _expressions(policy)
+    if not expressions:
+        return []
+    from celpy.celparser import CELParseError
+
     problems = []
-    for path, expression in _expressions(policy):
+    for path, expression in expressions:
         try:
-            _ENV.compile(expression)
+            _env().compile(expression)
         except CELParseError as exc:
             problems.append(f'{path}: Invalid value: "{expression[:60]}...": compilation failed: {str(exc).splitlines()[0]}')
     return problems
 
 
 def _run(expression: str, activation: dict[str, Any]) -> Any:
-    value = _ENV.program(_ENV.compile(expression)).evaluate(activation)
+    from celpy.evaluation import CELEvalError
+
+    env = _env()
+    value = env.program(env.compile(expression)).evaluate(activation)
     if isinstance(value, CELEvalError):
         raise value
     return value
 
 
 def _true(value: Any) -> bool:
+    from celpy import celtypes
+
     return isinstance(value, celtypes.BoolType) and bool(value)
 
 
@@ -84,6 +109,10 @@ def denials(policy: dict, binding_actions: list[str], request: Request) -> list[
     if not any(_rule_matches(r, request.group, request.version, request.resource, request.operation) for r in rules):
         return None
     fail_closed = spec.get("failurePolicy", "Fail") == "Fail"
+    _env()  # cel-python loaded
+    import celpy
+    from celpy import celtypes
+
     activation: dict[str, Any] = {
         "object": celpy.json_to_cel(request.new), "oldObject": celpy.json_to_cel(request.old),
         "request": celpy.json_to_cel({"operation": request.operation, "userInfo": {"username": request.username},

@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 
 CRD_DIR = Path(__file__).parent / "crds"
 _SCHEMAS = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same data, ~10x faster
 # Patch objects (NodePatch, …) carry only the fields they set: required-ness is not checked.
 _PartialValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"required": lambda *a: iter(())})
 
@@ -56,7 +57,7 @@ class KubeSchemas:
     def _vendored(self) -> dict[tuple[str, str], tuple[dict, str]]:
         found: dict[tuple[str, str], tuple[dict, str]] = {}
         for path in sorted(self.crd_dir.glob("**/*.yaml")):
-            for doc in yaml.safe_load_all(path.read_text()):
+            for doc in yaml.load_all(path.read_text(), Loader=_LOADER):
                 if not doc or doc.get("kind") != "CustomResourceDefinition":
                     continue
                 spec = doc["spec"]

@@ -5,7 +5,8 @@ Rules (kubernetes.io/docs/concepts/services-networking/network-policies/): a pod
 pod admits only what some selecting policy's rules allow; a connection needs both the source's egress and
 the destination's ingress. Peers: podSelector (same namespace), namespaceSelector (+ podSelector), ipBlock
 (matched against the packet's source address: a pod's own IP, or a node's after SNAT). Ports may name a
-container port. Traffic between a pod and its own node is always allowed (kubelet probes): not modelled.
+container port. Traffic between a pod and its own node is always allowed (kubelet probes): the endpoints here
+carry no node, so that rule lives where nodes are known (offline/flows/walk.py, ``Walker._own_node``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,21 @@ def _selects(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
+def _address(text: str):
+    return ipaddress.ip_address(text)
+
+
+@lru_cache(maxsize=1024)
+def _network(text: str):
+    return ipaddress.ip_network(text)
+
+
 def _peer_matches(peer: Mapping, policy_ns: str, other: Endpoint) -> bool:
     if "ipBlock" in peer:
         block = peer["ipBlock"]
-        ip = ipaddress.ip_address(other.ip)
-        return ip in ipaddress.ip_network(block["cidr"]) and not any(
-            ip in ipaddress.ip_network(e) for e in block.get("except") or [])
+        ip = _address(other.ip)  # parsed once per address: a flow walk asks for the same few again and again
+        return ip in _network(block["cidr"]) and not any(ip in _network(e) for e in block.get("except") or [])
     if not other.is_pod:
         return False
     if "namespaceSelector" in peer:

@@ -13,30 +13,41 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 
-@lru_cache(maxsize=1)
-def _classes() -> dict:
-    # (apiVersion, kind) -> the class that manages it; built on first use (the SDK loads modules lazily).
-    return {
-        ("v1", "Namespace"): k8s.core.v1.Namespace,
-        ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-        ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-        ("v1", "Secret"): k8s.core.v1.Secret,
-        ("v1", "Service"): k8s.core.v1.Service,
-        ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-        ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
-        ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
-        ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-        ("storage.k8s.io/v1", "StorageClass"): k8s.storage.v1.StorageClass,
-        ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-        ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
-        ("networking.k8s.io/v1", "IngressClass"): k8s.networking.v1.IngressClass,
-        ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
-        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
-            k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
-        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
-            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
-    }
+# (apiVersion, kind) -> the class that manages it, as a path in pulumi_kubernetes. Resolved on first use of each
+# kind: the SDK loads an API group's module (its input and output types, ~10-40 ms each) when first touched, and
+# a stack should not pay for groups it never registers.
+_CLASSES = {
+    ("v1", "Namespace"): "core.v1.Namespace",
+    ("v1", "ServiceAccount"): "core.v1.ServiceAccount",
+    ("v1", "ConfigMap"): "core.v1.ConfigMap",
+    ("v1", "Secret"): "core.v1.Secret",
+    ("v1", "Service"): "core.v1.Service",
+    ("apps/v1", "Deployment"): "apps.v1.Deployment",
+    ("apps/v1", "StatefulSet"): "apps.v1.StatefulSet",
+    ("apps/v1", "DaemonSet"): "apps.v1.DaemonSet",
+    ("policy/v1", "PodDisruptionBudget"): "policy.v1.PodDisruptionBudget",
+    ("storage.k8s.io/v1", "StorageClass"): "storage.v1.StorageClass",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "networking.v1.NetworkPolicy",
+    ("networking.k8s.io/v1", "Ingress"): "networking.v1.Ingress",
+    ("networking.k8s.io/v1", "IngressClass"): "networking.v1.IngressClass",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "rbac.v1.ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "rbac.v1.ClusterRoleBinding",
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
+        "admissionregistration.v1.ValidatingAdmissionPolicy",
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
+        "admissionregistration.v1.ValidatingAdmissionPolicyBinding",
+}
+
+
+@lru_cache(maxsize=None)
+def _class(api_version: str, kind: str):
+    path = _CLASSES.get((api_version, kind))
+    if path is None:
+        return None
+    cls = k8s
+    for part in path.split("."):
+        cls = getattr(cls, part)
+    return cls
 
 
 def _snake(key: str) -> str:
@@ -51,7 +62,7 @@ def resource_name(obj: Mapping) -> str:
 
 def kube_resource(name: str, obj: Mapping, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Register ``obj`` as resource ``name``."""
-    cls = _classes().get((obj["apiVersion"], obj["kind"]))
+    cls = _class(obj["apiVersion"], obj["kind"])
     if cls is None:  # a custom resource: its CRD's group/version and kind
         fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
         return k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"],
