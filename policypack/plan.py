@@ -79,6 +79,14 @@ def mapping(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def known_object(value: Any, what: str) -> Any:
+    """``value`` unless it is unknown as a whole (its fields may still be): for reading the known fields of an
+    object whose other fields a preview does not know yet."""
+    if value is UNKNOWN:
+        raise Unknown(what)
+    return value
+
+
 def known(value: Any, what: str) -> Any:
     """``value`` if nothing in it is unknown; else Unknown(what)."""
     if has_unknown(value):

@@ -490,6 +490,23 @@ def test_an_unknown_value_in_one_route_skips_that_route_only():
     assert plan.notes == ["route r2 (destinationCidrBlock)"]
 
 
+def test_an_api_endpoint_is_judged_on_its_own_fields_while_the_rest_of_vpc_config_is_unknown():
+    """A real first preview knows the endpoint settings the program sends but not the cluster security group
+    or VPC id EKS fills into the same object: the exposure is reported then, not deferred to the update."""
+    from policypack.rules import exposure
+
+    open_cluster = Resource("urn:c", "aws:eks/cluster:Cluster", "c", {"vpcConfig": {
+        "clusterSecurityGroupId": UNKNOWN, "vpcId": UNKNOWN, "subnetIds": [UNKNOWN, UNKNOWN],
+        "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"], "endpointPrivateAccess": True}})
+    plan = Plan([open_cluster])
+    assert [v.message for v in exposure.check_api_endpoint(plan, {})] == [
+        "cluster c: the Kubernetes API endpoint is public to 0.0.0.0/0; list your egress addresses "
+        "(apiPublicAccessCidrs) or keep it private"]
+    assert plan.notes == []
+    whole = Plan([Resource("urn:c", "aws:eks/cluster:Cluster", "c", {"vpcConfig": UNKNOWN})])
+    assert list(exposure.check_api_endpoint(whole, {})) == [] and whole.notes == ["cluster c: vpcConfig (vpcConfig)"]
+
+
 def test_the_pack_boots_as_the_cli_runs_it_and_answers_the_analyzer_protocol():
     """`python -m pulumi.policy <engine> policypack`, as the Pulumi CLI starts a Python pack: the real
     PolicyPack serves gRPC; AnalyzeStack over a wrong pod route and an unknown value answers as the CLI shows."""

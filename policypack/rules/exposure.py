@@ -14,7 +14,7 @@ import ipaddress
 from k8snet.app.manifests import NLB_CLASS
 from offline.checks import alb
 
-from ..plan import CLUSTER, Plan, known, mapping
+from ..plan import CLUSTER, Plan, known, known_object, mapping
 from ..registry import ADVISORY, Violation, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -32,14 +32,16 @@ SOURCE_RANGES = "service.beta.kubernetes.io/load-balancer-source-ranges"
 def check_api_endpoint(plan: Plan, config: dict):
     for cluster in plan.of_type(CLUSTER):
         with plan.checking(f"cluster {cluster.name}: vpcConfig"):
-            vpc = mapping(known(cluster.props.get("vpcConfig"), "vpcConfig"))
+            # Only the three endpoint fields: the rest of vpcConfig (the cluster security group, the VPC id) is
+            # unknown in a first preview, and the endpoint settings are known then.
+            vpc = mapping(known_object(cluster.props.get("vpcConfig"), "vpcConfig"))
             # EKS's defaults (CreateCluster resourcesVpcConfig): public on, private off, public to 0.0.0.0/0.
-            public = vpc.get("endpointPublicAccess", True) is not False
+            public = known(vpc.get("endpointPublicAccess"), "endpointPublicAccess") is not False
             cidrs = known(vpc.get("publicAccessCidrs"), "publicAccessCidrs") or [ANYWHERE]
             if public and ANYWHERE in cidrs:
                 yield Violation(f"cluster {cluster.name}: the Kubernetes API endpoint is public to {ANYWHERE}; "
                                 "list your egress addresses (apiPublicAccessCidrs) or keep it private", cluster.urn)
-            if vpc.get("endpointPrivateAccess") is not True:
+            if known(vpc.get("endpointPrivateAccess"), "endpointPrivateAccess") is not True:
                 yield Violation(f"cluster {cluster.name}: the private endpoint is off, so the nodes and pods reach "
                                 "the API over the internet through the NAT gateway", cluster.urn)
 
