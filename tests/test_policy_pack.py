@@ -490,6 +490,25 @@ def test_an_unknown_value_in_one_route_skips_that_route_only():
     assert plan.notes == ["route r2 (destinationCidrBlock)"]
 
 
+def test_a_refreshed_route_table_counts_each_route_once(pack, dev_records):
+    """After `pulumi refresh` (the drift job refreshes) a RouteTable's state lists every non-local route AWS holds,
+    the separate Route resources' too: the quota counts each destination once, as AWS does."""
+    result = copy.deepcopy(dev_records)
+    tables = {r.id: r for r in result.records.values() if r.type == "aws:ec2/routeTable:RouteTable"}
+    for route in (r for r in result.records.values() if r.type == "aws:ec2/route:Route"):
+        target = {k: v for k, v in route.outputs.items() if k in ("natGatewayId", "networkInterfaceId", "gatewayId")}
+        tables[route.outputs["routeTableId"]].outputs.setdefault("routes", []).append(
+            {"cidrBlock": route.outputs["destinationCidrBlock"], **target})
+    most = max(len(t.outputs.get("routes", [])) for t in tables.values()) + 1
+    assert most >= 3
+    for records in (dev_records, result):
+        at_quota = run_pack(pack, records, config={"route-table-quota": {"routesPerRouteTable": most}})
+        assert [v for v in at_quota.violations if v.policy == "route-table-quota"] == [], at_quota.text()
+        below = run_pack(pack, records, config={"route-table-quota": {"routesPerRouteTable": most - 1}})
+        assert any(f"{most} routes (the local route included)" in v.message
+                   for v in below.violations if v.policy == "route-table-quota"), below.text()
+
+
 def test_an_api_endpoint_is_judged_on_its_own_fields_while_the_rest_of_vpc_config_is_unknown():
     """A real first preview knows the endpoint settings the program sends but not the cluster security group
     or VPC id EKS fills into the same object: the exposure is reported then, not deferred to the update."""

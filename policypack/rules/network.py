@@ -39,6 +39,19 @@ def node_name(instance: Resource) -> str:
     return instance.tags().get(NODE_TAG, instance.name)
 
 
+# Where a route's destination is: an inline route (RouteTable.routes) and a Route resource name it differently.
+_INLINE_KEYS = ("cidrBlock", "ipv6CidrBlock", "destinationPrefixListId")
+_ROUTE_KEYS = ("destinationCidrBlock", "destinationIpv6CidrBlock", "destinationPrefixListId")
+
+
+def _destination(route, keys: tuple[str, ...]) -> str | None:
+    """The route's known destination, or None (unknown in a preview: then it counts as a route of its own)."""
+    if not isinstance(route, dict):
+        return None
+    values = [v for k in keys if isinstance(v := route.get(k), str) and v]
+    return values[0] if values else None
+
+
 def _table(plan: Plan, route: Resource) -> tuple[str, str]:
     tables = plan.deps(route, "routeTableId", TABLE)
     if tables:
@@ -122,15 +135,23 @@ def check_source_dest(plan: Plan, config: dict):
                 "routesPerRouteTable to your quota (policy config) and raise the quota or remove nodes. Mandatory.")
 def check_route_quota(plan: Plan, config: dict):
     quota = int(config["routesPerRouteTable"])
-    counts: dict[str, list] = {}
+    # Routes are counted by destination: a refreshed table's `routes` lists every non-local route AWS holds,
+    # those of the separate Route resources too (terraform-provider-aws flattenRoutes skips only local,
+    # propagated, VPC-endpoint and Lattice routes), so table and Route resources name the same routes.
+    names: dict[str, str] = {}
+    destinations: dict[str, set] = {}
     for table in plan.of_type(TABLE):
+        names[table.urn] = table.tags().get("Name", table.name)
         inline = table.props.get("routes")
-        counts[table.urn] = [table.tags().get("Name", table.name), 1 + (len(inline) if isinstance(inline, list) else 0)]
+        destinations[table.urn] = {_destination(r, _INLINE_KEYS) or ("inline", i)
+                                   for i, r in enumerate(inline if isinstance(inline, list) else [])}
     for route in plan.of_type(ROUTE):
         with plan.checking(f"route {route.name}: its table"):
             urn, name = _table(plan, route)
-            counts.setdefault(urn, [name, 1])[1] += 1
-    for urn, (name, count) in sorted(counts.items()):
+            names.setdefault(urn, name)
+            destinations.setdefault(urn, set()).add(_destination(route.props, _ROUTE_KEYS) or ("route", route.urn))
+    for urn, found in sorted(destinations.items()):
+        name, count = names[urn], 1 + len(found)  # the local route is not listed, and counts
         if count > quota:
             yield Violation(f"{name}: {count} routes (the local route included) exceed the quota of {quota} routes "
                             "per route table", urn if urn in plan.by_urn else None)
