@@ -13,6 +13,8 @@ resource's outputs, and every output the program did not set, is unknown.
 
 from __future__ import annotations
 
+import contextlib
+
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -173,7 +175,26 @@ def run_pack(pack: LoadedPack | str | Path, result: RunResult, config: Mapping[s
     its settings, ``enforcementLevel`` included), as given to ``--policy-pack-config``."""
     if not isinstance(pack, LoadedPack):
         pack = load_pack(pack)
-    config = dict(config or {})
+    with _stack_config(result):
+        return _run(pack, result, dict(config or {}), preview)
+
+
+@contextlib.contextmanager
+def _stack_config(result: RunResult):
+    """The stack's config as ``pulumi.Config`` sees it while the pack runs: the CLI starts a pack with the stack's
+    config in PULUMI_CONFIG, which pulumi-policy loads into the runtime before each check."""
+    from pulumi.runtime import config as runtime_config
+
+    saved = runtime_config.CONFIG.get(), runtime_config._SECRET_KEYS.get()
+    runtime_config.set_all_config(dict(result.config.values), list(result.config.secret_keys))
+    try:
+        yield
+    finally:
+        runtime_config.CONFIG.set(saved[0])
+        runtime_config._SECRET_KEYS.set(saved[1])
+
+
+def _run(pack: LoadedPack, result: RunResult, config: dict, preview: bool) -> PackReport:
     report = PackReport(pack.name, [p.name for p in pack.policies])
     resources = None
     for policy in pack.policies:

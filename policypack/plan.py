@@ -148,7 +148,7 @@ class Plan:
 
     def region(self, configured: str) -> str:
         """The stack's region: the one its subnets' zones are in (standard zones are the region's name and a
-        letter), else ``configured`` (the policy's ``region`` setting: a policy sees no stack config)."""
+        letter), else ``configured`` (rules.aws.configured_region: the setting, the stack's aws:region, ...)."""
         from offline.aws.context import region_problem
 
         zones = {z for s in self.of_type("aws:ec2/subnet:Subnet")

@@ -56,10 +56,14 @@ def test_the_dev_stack_deploys_to_china_with_its_partition(run_stack):
     assert result.named("cluster-oidc").inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert node_checks.check_run(result) == []
     # The policy pack's stack rules take the region from the subnets' zones (the log keys name
-    # logs.cn-north-1.amazonaws.com, the node role ec2.amazonaws.com.cn); the one resource rule sees a resource
-    # alone and reads it from its config.
-    report = run_pack(ROOT / "policypack", result, config={"aws-field-constraints": {"region": "cn-north-1"}})
+    # logs.cn-north-1.amazonaws.com, the node role ec2.amazonaws.com.cn); the resource rule from the stack's
+    # aws:region, which the CLI hands the pack (no pack setting needed).
+    report = run_pack(ROOT / "policypack", result)
     assert report.mandatory == [] and report.unknown == [], report.text()
+    # A China resource read with the commercial partition is what the rule exists to refuse: an explicit
+    # setting still wins over the stack's config.
+    wrong = run_pack(ROOT / "policypack", result, config={"aws-field-constraints": {"region": "us-east-1"}})
+    assert any("partition 'aws-cn'" in v.message and v.policy == "aws-field-constraints" for v in wrong.mandatory)
 
     # The node role as it was before issue 12 (ec2.amazonaws.com): IAM takes it, EC2 in China cannot use it.
     role = result.named("cluster-node-role")

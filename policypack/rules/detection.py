@@ -18,7 +18,7 @@ from offline.checks import security
 
 from ..plan import CLUSTER, Plan, Resource, known
 from ..registry import ADVISORY, MANDATORY, Violation, stack_rule
-from .aws import REGION
+from .aws import REGION, configured_region
 
 LOG_GROUP, KMS_KEY = "aws:cloudwatch/logGroup:LogGroup", "aws:kms/key:Key"
 VPC, FLOW_LOG = "aws:ec2/vpc:Vpc", "aws:ec2/flowLog:FlowLog"
@@ -43,7 +43,7 @@ def refers_to(plan: Plan, resource: Resource, key: str, target: Resource, *outpu
                 "their own. CreateLogGroup fails (AccessDeniedException) when the key policy does not grant "
                 "logs.<region>.amazonaws.com the use for the group's ARN, and the update stops there. Mandatory.")
 def check_log_group_keys(plan: Plan, config: dict):
-    region = plan.region(config["region"])
+    region = plan.region(configured_region(config))
     partition, _ = partition_of(region)
     for group in plan.of_type(LOG_GROUP):
         keys = plan.deps(group, "kmsKeyId", KMS_KEY)
@@ -150,7 +150,7 @@ def check_access_logs(plan: Plan, config: dict):
     ingresses = plan.known_objects([o for o in plan.registered_objects() if o.get("kind") == "Ingress"])
     if not ingresses:
         return
-    region = plan.region(config["region"])
+    region = plan.region(configured_region(config))
     partition, _ = partition_of(region)
     with plan.checking("the access-log buckets"):
         known_buckets = buckets(plan)

@@ -15,7 +15,7 @@ from offline.flows import verify
 from ..flows import model_of
 from ..plan import Plan
 from ..registry import MANDATORY, stack_rule
-from .aws import REGION
+from .aws import REGION, configured_region
 
 
 @stack_rule("packet-flows", "Every flow the stack promises gets through and every denial it promises holds, hop by "
@@ -29,4 +29,4 @@ def check_flows(plan: Plan, config: dict):
     if len(plan.of_type("aws:ec2/vpc:Vpc")) != 1:
         return  # the verifier models one VPC (the stack creates one)
     with plan.checking("the packet flows"):
-        yield from verify(model_of(plan, plan.region(config["region"]))).problems
+        yield from verify(model_of(plan, plan.region(configured_region(config)))).problems

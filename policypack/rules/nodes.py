@@ -11,7 +11,7 @@ from offline.checks import nodes as node_checks
 
 from ..plan import Plan, known
 from ..registry import MANDATORY, Violation, stack_rule
-from .aws import REGION
+from .aws import REGION, configured_region
 from .network import INSTANCE
 
 PROFILE, ROLE = "aws:iam/instanceProfile:InstanceProfile", "aws:iam/role:Role"
@@ -40,7 +40,7 @@ def check_kubelet(plan: Plan, config: dict):
                 "gets no credentials and never joins. Mandatory.")
 def check_node_role(plan: Plan, config: dict):
     # As offline/checks/nodes.py: ec2.amazonaws.com.cn in China.
-    wanted = f"ec2.{partition_of(plan.region(config['region']))[1]}"
+    wanted = f"ec2.{partition_of(plan.region(configured_region(config)))[1]}"
     for instance in plan.of_type(INSTANCE):
         for profile in plan.deps(instance, "iamInstanceProfile", PROFILE):
             for role in plan.deps(profile, "role", ROLE):
