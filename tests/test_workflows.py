@@ -143,6 +143,10 @@ def test_real_pulumi_jobs_use_the_policy_pack_oidc_and_a_gate(workflow):
     assert job["concurrency"]["group"] and job["needs"] == "gate"
     assert job["if"] == "needs.gate.outputs.live == 'true'"
     assert "id-token" not in (doc["jobs"]["gate"].get("permissions") or {})
+    # A deployed stack's preview asks the cluster's API, which is private by default (apiPublicAccessCidrs: []):
+    # the runner must be choosable (a self-hosted one in the VPC) and the docs must say so.
+    assert job["runs-on"] == "${{ vars.PULUMI_RUNNER || 'ubuntu-24.04' }}"
+    assert "PULUMI_RUNNER" in (ROOT / "docs" / "ci.md").read_text() and "PULUMI_RUNNER" in (ROOT / "README.md").read_text()
 
 
 def test_preview_comments_on_the_pr_and_drift_expects_no_changes_after_a_refresh():
