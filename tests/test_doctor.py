@@ -67,11 +67,17 @@ class Account:
             stub.assert_no_pending_responses()
 
 
-def _stub_quotas(account: Account, eip_quota: float = 5.0):
+def _stub_quotas(account: Account, eip_quota: float = 5.0, never_applied: bool = False):
     stub = account.stub("service-quotas")
     for (service, code), value in ((aws.ROUTE_QUOTA, 50.0), (aws.EIP_QUOTA, eip_quota)):
-        stub.add_response("get_service_quota", {"Quota": {"ServiceCode": service, "QuotaCode": code, "Value": value}},
-                          {"ServiceCode": service, "QuotaCode": code})
+        quota = {"Quota": {"ServiceCode": service, "QuotaCode": code, "Value": value}}
+        if never_applied:  # what AWS answers for a quota nobody ever raised (aws-cli#6629)
+            stub.add_client_error("get_service_quota", "NoSuchResourceException",
+                                  "The request failed because the specified resource does not exist.",
+                                  expected_params={"ServiceCode": service, "QuotaCode": code})
+            stub.add_response("get_aws_default_service_quota", quota, {"ServiceCode": service, "QuotaCode": code})
+        else:
+            stub.add_response("get_service_quota", quota, {"ServiceCode": service, "QuotaCode": code})
 
 
 def _stub_addons(account: Account, cfg, status="ACTIVE", corefile=None):
@@ -114,7 +120,7 @@ def _stub_targets(account: Account, outputs, unhealthy: str | None = None):
 def _account(live, **kw) -> Account:
     outputs, cfg, _ = live
     account = Account(outputs["region"])
-    _stub_quotas(account, kw.get("eip_quota", 5.0))
+    _stub_quotas(account, kw.get("eip_quota", 5.0), kw.get("never_applied", False))
     _stub_addons(account, cfg, kw.get("addon_status", "ACTIVE"), kw.get("corefile"))
     _stub_targets(account, outputs, kw.get("unhealthy"))
     return account
@@ -124,9 +130,12 @@ def _failed(found) -> list[str]:
     return [f"{x.check} {x.subject}: {x.detail}" for x in found if x.status == findings.FAIL]
 
 
-def test_a_healthy_stack_passes_every_aws_check_with_reads_only(live):
+@pytest.mark.parametrize("never_applied", [False, True], ids=["applied-quotas", "default-quotas"])
+def test_a_healthy_stack_passes_every_aws_check_with_reads_only(live, never_applied):
+    """Also in an account whose quotas nobody raised: GetServiceQuota has no applied value to give, the
+    default is read instead."""
     outputs, cfg, _ = live
-    account = _account(live)
+    account = _account(live, never_applied=never_applied)
     found = doctor.run(outputs, cfg, account)
     assert _failed(found) == [] and findings.exit_code(found) == 0, findings.table(found)
     checks = {x.check for x in found if x.status == findings.OK}

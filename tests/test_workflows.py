@@ -215,4 +215,8 @@ def test_the_documented_ci_role_trusts_only_githubs_oidc_for_this_repository():
     permissions = json.loads((ROOT / "docs" / "ci" / "permissions-policy.json").read_text())
     actions = {a for st in permissions["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
                                                             else st["Action"])}
-    assert "servicequotas:GetServiceQuota" in actions and not any(a.endswith("*") for a in actions)
+    # Every Service Quotas read the doctor may make (ReadOnlyAccess does not cover them) and nothing wider.
+    from k8snet.doctor.readonly import ALLOWED_OPERATIONS
+
+    assert {f"servicequotas:{op}" for op in ALLOWED_OPERATIONS["service-quotas"]} <= actions
+    assert not any(a.endswith("*") for a in actions)

@@ -85,7 +85,14 @@ def source_dest_check(client, outputs: dict, cfg: StackConfig) -> list[Finding]:
 
 
 def _quota(client, code: tuple[str, str]) -> float:
-    return client("service-quotas").get_service_quota(ServiceCode=code[0], QuotaCode=code[1])["Quota"]["Value"]
+    """The applied quota; AWS's default where none was ever applied (GetServiceQuota answers
+    NoSuchResourceException then: "If the applied quota value is not available for a quota, the quota is not
+    retrieved", the API reference; aws-cli#6629)."""
+    quotas = client("service-quotas")
+    try:
+        return quotas.get_service_quota(ServiceCode=code[0], QuotaCode=code[1])["Quota"]["Value"]
+    except quotas.exceptions.NoSuchResourceException:
+        return quotas.get_aws_default_service_quota(ServiceCode=code[0], QuotaCode=code[1])["Quota"]["Value"]
 
 
 def route_quota(client, outputs: dict, cfg: StackConfig) -> list[Finding]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 ALLOWED_OPERATIONS = {
     "ec2": {"DescribeRouteTables", "DescribeInstances", "DescribeNetworkInterfaces", "DescribeNatGateways",
             "DescribeAddresses"},
-    "service-quotas": {"GetServiceQuota"},
+    "service-quotas": {"GetServiceQuota", "GetAWSDefaultServiceQuota"},
     "eks": {"ListAddons", "DescribeAddon"},
     "elastic-load-balancing-v2": {"DescribeLoadBalancers", "DescribeTargetGroups", "DescribeTargetHealth"},
 }
