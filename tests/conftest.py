@@ -37,6 +37,30 @@ if str(ROOT) not in sys.path:
 from offline.harness import gc_policy  # noqa: E402
 
 
+# The README's command runs on every core (pytest-xdist, requirements-dev.txt): without -n, `-n auto` with tests
+# that share an expensive module fixture kept on one worker (`--dist loadgroup`, xdist_group marks); `-n 0` or
+# `-p no:xdist` run serially. One core: serial (a worker would only add the controller's start-up).
+MAX_WORKERS = 4  # each worker collects (~2 s of imports) and makes its own session runs: more cores gain little
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.option.numprocesses is None and not config.option.usepdb:
+        config.option.numprocesses = "auto"
+        if config.option.dist == "no":
+            config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own reading of it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS) if cores > 1 else 0
+
+
 def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return  # the xdist controller: the workers run the tests
