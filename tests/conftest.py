@@ -53,6 +53,12 @@ SHARED_FIXTURE_GROUPS = {
     "dataplane-tunnels": ("test_dataplane.py",),  # tunnel_probes: the three overlays' emulations
     "component-package": ("test_component_package.py",),  # constructed, all_in_one
     "doctor-live": ("test_doctor.py",),  # live: the module's own engine run
+    # No shared fixture, but seconds of tests: as units they start before the single tests (xdist hands out the
+    # biggest units first), so the single tests even out the two workers' ends instead of one of these.
+    "long-dataplane-differential": ("test_dataplane_differential.py",),
+    "long-package": ("test_package.py",),
+    "long-flows-mutations": ("test_flows_mutations.py",),
+    "long-lifecycle": ("test_lifecycle.py",),
 }
 
 
