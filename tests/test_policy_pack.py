@@ -605,3 +605,20 @@ def test_an_ingress_backend_whose_node_port_the_api_server_assigns_is_an_instanc
     found, targets = alb.ingress_object_problems(ing, [svc("ClusterIP")])
     assert targets == [] and found == ["Ingress ns/web */: instance targets need a NodePort or LoadBalancer Service; "
                                        "web is ClusterIP"]
+
+
+def test_a_stacks_props_are_read_once_per_resources_list_and_each_plan_is_its_own():
+    """Plan.from_policy_resources reads the proxied props once for a list every policy is handed; another list (the
+    CLI's analyzer builds one per policy) is read anew, and each plan keeps its own resources and notes."""
+    from types import SimpleNamespace
+
+    def listed(cidr):
+        return [SimpleNamespace(urn="urn:a", resource_type="aws:ec2/vpc:Vpc", name="a", parent=None, dependencies=[],
+                                property_dependencies={}, opts=None, provider=None, props={"cidrBlock": cidr})]
+
+    first = listed("10.0.0.0/16")
+    one, two = Plan.from_policy_resources(first), Plan.from_policy_resources(first)
+    assert one.resources[0] is not two.resources[0] and one.notes is not two.notes
+    assert one.resources[0].props is two.resources[0].props  # read once
+    other = Plan.from_policy_resources(listed("10.9.0.0/16"))
+    assert other.resources[0].props == {"cidrBlock": "10.9.0.0/16"}
