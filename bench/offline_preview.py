@@ -426,11 +426,12 @@ def measure_dev_vs_floor(pairs: int, timeout: float, log) -> dict:
 
 
 def measure_suite(runs: int, timeout: float, log) -> dict:
-    """The README's test command, as a user runs it (output discarded)."""
+    """The README's test command exactly as the README gives it (on every core: tests/conftest.py), output
+    discarded."""
     walls, cpus = [], []
     for i in range(runs):
         log(f"  test suite ({sys.executable} -m pytest) run {i + 1}/{runs} ...")
-        m = run_measured([sys.executable, "-m", "pytest", "-q"], timeout)
+        m = run_measured([sys.executable, "-m", "pytest"], timeout)
         walls.append(m["wall_s"])
         cpus.append(m["cpu_s"])
     return {"wall_s": walls, "cpu_s": cpus, "median_s": statistics.median(walls)}
@@ -555,6 +556,9 @@ def print_report(dev, suite, rows, cli, targets, load) -> None:
         if any("engine_vs_bare" in r for r in rows):
             print("  bare = echo Mocks registering the same resources (the SDK floor); program = __main__.py under stock mocks.")
     print(f"\nload average at start {load[0]}, at end {load[1]} (2 cores: above 2, other work inflated wall times)")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("PYTHONDONTWRITEBYTECODE is set: processes compile the modules that have no bytecode cache yet "
+              "(the repository's, the tests' assertion rewriting) every time")
     print("\ntargets (informational):")
     for t in targets:
         print(f"  [{_verdict(t['pass'])}] {t['target']}: {t['value']}")
@@ -651,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": sys.version.split()[0],
         "platform": platform.platform(), "cpu_count": os.cpu_count(), "load_average": load,
+        "dont_write_bytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
         "dev_vs_floor": dev, "suite": suite, "sizes": rows, "cli_at_largest": cli, "targets": targets,
     }, indent=2) + "\n")
     print(f"\nresults written to {out}")

@@ -128,6 +128,9 @@ class Resource:
         return mapping(self.props.get("tags"))
 
 
+_read_once: list = [None]  # (the last resources list, its resources with their props read): Plan.from_policy_resources
+
+
 class Plan:
     """Every resource of the stack, by URN, with lookups the rules share."""
 
@@ -138,13 +141,19 @@ class Plan:
 
     @classmethod
     def from_policy_resources(cls, resources) -> Plan:
-        """From StackValidationArgs.resources (pulumi_policy.PolicyResource)."""
-        return cls(Resource(urn=r.urn, type=r.resource_type, name=r.name, props=plain(r.props),
+        """From StackValidationArgs.resources (pulumi_policy.PolicyResource). Reading the proxied props is most of a
+        stack policy's cost: when every policy is handed the same list (offline/policy.py does; the CLI's analyzer
+        builds one per policy), it is read once. Each plan gets its own Resources (and notes); the rules only
+        read props."""
+        cached = _read_once[0]
+        if cached is None or cached[0] is not resources:  # the list itself is held: its id cannot be reused
+            cached = _read_once[0] = (resources, [(r, plain(r.props)) for r in resources])
+        return cls(Resource(urn=r.urn, type=r.resource_type, name=r.name, props=props,
                             parent=r.parent.urn if r.parent is not None else None,
                             dependencies=[d.urn for d in r.dependencies],
                             property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
                             options=options_of(r.opts, r.provider))
-                   for r in resources)
+                   for r, props in cached[1])
 
     def region(self, configured: str) -> str:
         """The stack's region: the one its subnets' zones are in (standard zones are the region's name and a

@@ -37,6 +37,64 @@ if str(ROOT) not in sys.path:
 from offline.harness import gc_policy  # noqa: E402
 
 
+# The README's command runs on every core (pytest-xdist, requirements-dev.txt): without -n, `-n auto` and
+# `--dist loadgroup` (SHARED_FIXTURE_GROUPS); `-n 0` or `-p no:xdist` run serially. One core: serial (a worker
+# would only add the controller's start-up).
+MAX_WORKERS = 4  # each worker collects (~2 s of imports) and makes its own session runs: more cores gain little
+
+# Test files whose tests share an expensive session or module fixture: each group runs on one worker, so the
+# fixture is made once (the other tests go one by one to whichever worker is free). A table here, not
+# xdist_group marks: pytest-xdist 3.8.0 tags marked tests through Item._nodeid, which pytest 9 no longer reads.
+SHARED_FIXTURE_GROUPS = {
+    # variant_records (three engine runs), checkov (one process), MariaDB and the webapp
+    "variant-records": ("test_app_mariadb.py", "test_security_scan.py", "test_security_settings.py",
+                        "test_security_workloads.py"),
+    "policy-pack": ("test_policy_pack.py",),  # the pack, its bases' runs and their reports
+    "dataplane-tunnels": ("test_dataplane.py",),  # tunnel_probes: the three overlays' emulations
+    "component-package": ("test_component_package.py",),  # constructed, all_in_one
+    "doctor-live": ("test_doctor.py",),  # live: the module's own engine run
+    # No shared fixture, but seconds of tests: as units they start before the single tests (xdist hands out the
+    # biggest units first), so the single tests even out the two workers' ends instead of one of these.
+    "long-dataplane-differential": ("test_dataplane_differential.py",),
+    "long-package": ("test_package.py",),
+    "long-flows-mutations": ("test_flows_mutations.py",),
+    "long-lifecycle": ("test_lifecycle.py",),
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.option.numprocesses is None and not config.option.usepdb:
+        config.option.numprocesses = "auto"
+        if config.option.dist == "no":
+            config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own reading of it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS) if cores > 1 else 0
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.option.dist != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    group_of = {f"tests/{name}": group for group, names in SHARED_FIXTURE_GROUPS.items() for name in names}
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
 def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return  # the xdist controller: the workers run the tests

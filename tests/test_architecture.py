@@ -10,6 +10,7 @@ imports offline.
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -57,10 +58,16 @@ def _type_checking_only(tree: ast.AST) -> set[int]:
     return hidden
 
 
+@lru_cache(maxsize=None)
+def _parsed(path: Path) -> ast.Module:
+    """Each module parsed once for the tests' several graphs (they only read the trees)."""
+    return ast.parse(path.read_text())
+
+
 def _imports(path: Path, module: str, runtime_only: bool = False) -> set[str]:
     """Absolute names of what a module imports (relative imports resolved); ``runtime_only`` leaves out the
     imports under ``if TYPE_CHECKING:``."""
-    tree = ast.parse(path.read_text())
+    tree = _parsed(path)
     is_package = path.name == "__init__.py"
     hidden = _type_checking_only(tree) if runtime_only else set()
     found = set()

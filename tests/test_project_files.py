@@ -51,3 +51,15 @@ def test_readme_documents_every_config_key_and_the_two_commands():
     assert "venv/bin/python -m offline --stack dev" in readme
     assert "venv/bin/python -m pytest" in readme
     assert "venv/bin/python -m pytest" in (ROOT / ".ci/run").read_text()
+
+
+def test_the_suites_worker_groups_name_test_files_that_exist():
+    """A renamed file would silently leave its group (tests/conftest.py SHARED_FIXTURE_GROUPS): its shared fixture
+    would then be made once per xdist worker again."""
+    from tests.conftest import SHARED_FIXTURE_GROUPS
+
+    listed = [name for names in SHARED_FIXTURE_GROUPS.values() for name in names]
+    assert len(listed) == len(set(listed))
+    assert [name for name in listed if not (ROOT / "tests" / name).is_file()] == []
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "\npytest-xdist==" in dev and "\nexecnet==" in dev
