@@ -33,6 +33,15 @@ class _Unknown:
     def __repr__(self) -> str:
         return "<unknown during preview>"
 
+    def __copy__(self) -> _Unknown:  # a sentinel, compared by identity: copies are itself
+        return self
+
+    def __deepcopy__(self, memo) -> _Unknown:
+        return self
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
 
 UNKNOWN: Any = _Unknown()
 

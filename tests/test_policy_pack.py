@@ -622,3 +622,19 @@ def test_a_stacks_props_are_read_once_per_resources_list_and_each_plan_is_its_ow
     assert one.resources[0].props is two.resources[0].props  # read once
     other = Plan.from_policy_resources(listed("10.9.0.0/16"))
     assert other.resources[0].props == {"cidrBlock": "10.9.0.0/16"}
+
+
+def test_no_stack_rule_changes_the_props_it_reads(dev_records):
+    """The plans of one pack run share their props (read once, above): a rule that edited them would change what
+    the next rule sees. Every stack rule, over the dev stack and a first preview of it, leaves them as they were."""
+    from offline.policy import stack_resources
+
+    rules = [r for r in load_rules().values() if r.kind == "stack"]
+    for preview in (False, True):
+        plan = Plan.from_policy_resources(stack_resources(dev_records, preview))
+        before = copy.deepcopy([r.props for r in plan.resources])
+        for rule in rules:
+            config = {k: v["default"] for k, v in rule.config.items() if "default" in v}
+            with plan.checking(rule.name):
+                list(rule.check(plan, config))
+        assert [r.props for r in plan.resources] == before
