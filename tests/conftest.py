@@ -21,7 +21,6 @@ from __future__ import annotations
 import atexit
 import gc
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -143,7 +142,8 @@ def _engine(*args, **kwargs):
 
 @pytest.fixture(scope="session")
 def stack_run(tmp_path_factory):
-    runs: dict[str, tuple] = {}
+    from tests import shared_runs
+
     probes = tmp_path_factory.mktemp("probes")
 
     def run(config: dict | None = None, stack: str = "dev", project_dir: Path = ROOT, program: str | None = None,
@@ -154,28 +154,10 @@ def stack_run(tmp_path_factory):
                 project_dir.mkdir()
                 probe_project(project_dir, program)
             stack = "test"
-        key = _run_key(project_dir, stack, config, engine_options)
-        if key not in runs:
-            engine = _engine(project_dir, stack, config, **engine_options).__enter__()
-            runs[key] = (engine.run(), engine)
-        return runs[key]
+        return shared_runs.shared_run(config, stack, project_dir, **engine_options)
 
     yield run
-    for _, engine in runs.values():
-        engine.__exit__(None, None, None)
-
-
-def _run_key(project_dir: Path, stack: str, config: dict | None, engine_options: dict) -> str:
-    """Overrides that leave the program the same configuration ({"cni": "calico"} on the dev stack, which
-    has it) share a run: the key is the configuration the program would see."""
-    from offline.harness.project import ProjectError, resolve_config
-
-    try:
-        resolved = resolve_config(project_dir, stack, config or {})
-        seen = [resolved.values, resolved.secret_keys]
-    except ProjectError:
-        seen = [config or {}]
-    return json.dumps([str(project_dir), stack, seen, engine_options], sort_keys=True, default=str)
+    shared_runs.close_all()
 
 
 @pytest.fixture
