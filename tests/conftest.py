@@ -96,6 +96,7 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        _hypothesis_summary_only_when_it_has_something(config)
         return  # the xdist controller: the workers run the tests
     # Imported up front on purpose: CPython 3.11.7 (this machine's) can raise "SystemError: AST
     # constructor recursion depth mismatch" (gh-106905, fixed in 3.11.8) when hypothesis's pytest
@@ -107,6 +108,35 @@ def pytest_configure(config):
     # The suite keeps every shared run alive, so the heap only grows: collect the young generation less
     # often and the whole heap rarely (offline/harness/gc_policy.py has the figures).
     gc.set_threshold(*gc_policy.RUN_THRESHOLDS)
+
+
+def _hypothesis_summary_only_when_it_has_something(config) -> None:
+    """hypothesis's pytest plugin (6.x) imports all of hypothesis in its terminal summary (0.4 s of the controller's
+    CPU, after the workers are done: wall time) to see whether it wrote observations. The controller imports
+    hypothesis for nothing else: its summary runs only when it has something to show (statistics asked for with
+    --hypothesis-show-statistics, a failing example's patch, observability on); the rest of the plugin is as it was."""
+    plugin = config.pluginmanager.get_plugin("hypothesispytest")
+    summary = getattr(plugin, "pytest_terminal_summary", None)
+    if summary is None:
+        return
+    stats_key = getattr(plugin, "STATS_KEY", "_hypothesis_stats")  # on every hypothesis test's report
+    examples_key = getattr(plugin, "FAILING_EXAMPLES_KEY", "_hypothesis_failing_examples")  # a failure's patch
+    print_stats = config.getoption(getattr(plugin, "PRINT_STATISTICS_OPTION", "--hypothesis-show-statistics"))
+
+    def pytest_terminal_summary(terminalreporter):
+        keys = (examples_key, stats_key) if print_stats else (examples_key,)
+        reports = (r for rs in terminalreporter.stats.values() for r in rs)
+        if ("hypothesis" in sys.modules or any(k.startswith("HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY") for k in os.environ)
+                or any(key in getattr(r, "__dict__", {}) for r in reports for key in keys)):
+            summary(terminalreporter)
+
+    # Its runtime hooks move to a stand-in (the historic ones, pytest_addoption and pytest_configure, already ran).
+    hooks = {name: getattr(plugin, name) for name in dir(plugin)
+             if name.startswith("pytest_") and not getattr(config.hook, name).is_historic()}
+    hooks["pytest_terminal_summary"] = pytest_terminal_summary
+    config.pluginmanager.unregister(plugin)
+    config.pluginmanager.register(type("HypothesisPlugin", (), {k: staticmethod(v) for k, v in hooks.items()})(),
+                                  "hypothesispytest")
 
 
 _exit_status: list[int] = []
