@@ -8,7 +8,8 @@ Engine runs are what the suite spends its time on; ask for the cheapest one that
   Read it, never change it: no writes through `engine.client(...)`, no edits of `engine.kube.objects` or of
   `result`'s records (copy first, as `copy.deepcopy(list(engine.kube.objects.values()))`). Each shared
   engine keeps its own AWS, so reading one after another ran is safe (offline/aws/moto_state.py).
-  `dev_stack` is `stack_run()`, known to have succeeded.
+  `dev_stack` is `stack_run()`, known to have succeeded. The runs live in tests/shared_runs.py, so helpers outside
+  fixtures share them too (tests/flows_models.py's flow models).
 - `run_stack(config=None, ...)`: a run of the test's own, for tests that change what they read, need a fresh
   AWS, or compare two runs of one configuration; closed when the test ends (or at its next call).
 
