@@ -8,7 +8,8 @@ Engine runs are what the suite spends its time on; ask for the cheapest one that
   Read it, never change it: no writes through `engine.client(...)`, no edits of `engine.kube.objects` or of
   `result`'s records (copy first, as `copy.deepcopy(list(engine.kube.objects.values()))`). Each shared
   engine keeps its own AWS, so reading one after another ran is safe (offline/aws/moto_state.py).
-  `dev_stack` is `stack_run()`, known to have succeeded.
+  `dev_stack` is `stack_run()`, known to have succeeded. The runs live in tests/shared_runs.py, so helpers outside
+  fixtures share them too (tests/flows_models.py's flow models).
 - `run_stack(config=None, ...)`: a run of the test's own, for tests that change what they read, need a fresh
   AWS, or compare two runs of one configuration; closed when the test ends (or at its next call).
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import atexit
 import gc
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -97,6 +97,7 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_configure(config):
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        _hypothesis_summary_only_when_it_has_something(config)
         return  # the xdist controller: the workers run the tests
     # Imported up front on purpose: CPython 3.11.7 (this machine's) can raise "SystemError: AST
     # constructor recursion depth mismatch" (gh-106905, fixed in 3.11.8) when hypothesis's pytest
@@ -108,6 +109,35 @@ def pytest_configure(config):
     # The suite keeps every shared run alive, so the heap only grows: collect the young generation less
     # often and the whole heap rarely (offline/harness/gc_policy.py has the figures).
     gc.set_threshold(*gc_policy.RUN_THRESHOLDS)
+
+
+def _hypothesis_summary_only_when_it_has_something(config) -> None:
+    """hypothesis's pytest plugin (6.x) imports all of hypothesis in its terminal summary (0.4 s of the controller's
+    CPU, after the workers are done: wall time) to see whether it wrote observations. The controller imports
+    hypothesis for nothing else: its summary runs only when it has something to show (statistics asked for with
+    --hypothesis-show-statistics, a failing example's patch, observability on); the rest of the plugin is as it was."""
+    plugin = config.pluginmanager.get_plugin("hypothesispytest")
+    summary = getattr(plugin, "pytest_terminal_summary", None)
+    if summary is None:
+        return
+    stats_key = getattr(plugin, "STATS_KEY", "_hypothesis_stats")  # on every hypothesis test's report
+    examples_key = getattr(plugin, "FAILING_EXAMPLES_KEY", "_hypothesis_failing_examples")  # a failure's patch
+    print_stats = config.getoption(getattr(plugin, "PRINT_STATISTICS_OPTION", "--hypothesis-show-statistics"))
+
+    def pytest_terminal_summary(terminalreporter):
+        keys = (examples_key, stats_key) if print_stats else (examples_key,)
+        reports = (r for rs in terminalreporter.stats.values() for r in rs)
+        if ("hypothesis" in sys.modules or any(k.startswith("HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY") for k in os.environ)
+                or any(key in getattr(r, "__dict__", {}) for r in reports for key in keys)):
+            summary(terminalreporter)
+
+    # Its runtime hooks move to a stand-in (the historic ones, pytest_addoption and pytest_configure, already ran).
+    hooks = {name: getattr(plugin, name) for name in dir(plugin)
+             if name.startswith("pytest_") and not getattr(config.hook, name).is_historic()}
+    hooks["pytest_terminal_summary"] = pytest_terminal_summary
+    config.pluginmanager.unregister(plugin)
+    config.pluginmanager.register(type("HypothesisPlugin", (), {k: staticmethod(v) for k, v in hooks.items()})(),
+                                  "hypothesispytest")
 
 
 _exit_status: list[int] = []
@@ -143,7 +173,8 @@ def _engine(*args, **kwargs):
 
 @pytest.fixture(scope="session")
 def stack_run(tmp_path_factory):
-    runs: dict[str, tuple] = {}
+    from tests import shared_runs
+
     probes = tmp_path_factory.mktemp("probes")
 
     def run(config: dict | None = None, stack: str = "dev", project_dir: Path = ROOT, program: str | None = None,
@@ -154,28 +185,10 @@ def stack_run(tmp_path_factory):
                 project_dir.mkdir()
                 probe_project(project_dir, program)
             stack = "test"
-        key = _run_key(project_dir, stack, config, engine_options)
-        if key not in runs:
-            engine = _engine(project_dir, stack, config, **engine_options).__enter__()
-            runs[key] = (engine.run(), engine)
-        return runs[key]
+        return shared_runs.shared_run(config, stack, project_dir, **engine_options)
 
     yield run
-    for _, engine in runs.values():
-        engine.__exit__(None, None, None)
-
-
-def _run_key(project_dir: Path, stack: str, config: dict | None, engine_options: dict) -> str:
-    """Overrides that leave the program the same configuration ({"cni": "calico"} on the dev stack, which
-    has it) share a run: the key is the configuration the program would see."""
-    from offline.harness.project import ProjectError, resolve_config
-
-    try:
-        resolved = resolve_config(project_dir, stack, config or {})
-        seen = [resolved.values, resolved.secret_keys]
-    except ProjectError:
-        seen = [config or {}]
-    return json.dumps([str(project_dir), stack, seen, engine_options], sort_keys=True, default=str)
+    shared_runs.close_all()
 
 
 @pytest.fixture

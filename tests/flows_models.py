@@ -1,13 +1,15 @@
 """Flow models of the supported modes, one engine run per mode for the whole session.
 
-The flow tests read or mutate the extracted model (plain data), never the engine: each mode's run is made
-once, inside its own ``OfflineEngine`` (moto is process-global; the model holds no reference to it).
+The flow tests read or mutate the extracted model (plain data), never the engine: each mode's run is the
+session's shared run of that configuration (tests/shared_runs.py, the one `stack_run` gives the other tests),
+and the model is a deep copy, so nothing a flow test does reaches that run.
 Together the modes cover every CNI mode, both kube-proxy modes and node-local-dns on and off; the full
 product (20 combinations) is in bench/flows.py.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from functools import lru_cache
@@ -17,6 +19,7 @@ import yaml
 
 from offline import OfflineEngine, flows
 from offline.flows.model import Model, SgRule, net
+from tests.shared_runs import shared_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +41,9 @@ def run_model(config: dict) -> Model:
 
 @lru_cache(maxsize=None)
 def model(mode: str) -> Model:
-    return run_model(MODES[mode])
+    result, engine = shared_run(MODES[mode])
+    assert result.ok, result.error
+    return copy.deepcopy(flows.from_engine(result, engine))
 
 
 # The flows that carry NodePort traffic a node forwards to a pod on another node (the review's breaks).
