@@ -10,8 +10,11 @@ Engine runs are what the suite spends its time on; ask for the cheapest one that
   engine keeps its own AWS, so reading one after another ran is safe (offline/aws/moto_state.py).
   `dev_stack` is `stack_run()`, known to have succeeded. The runs live in tests/shared_runs.py, so helpers outside
   fixtures share them too (tests/flows_models.py's flow models).
-- `run_stack(config=None, ...)`: a run of the test's own, for tests that change what they read, need a fresh
-  AWS, or compare two runs of one configuration; closed when the test ends (or at its next call).
+- `run_copy(config=None, ...)`: a private copy of that configuration's shared run (`engine.fork()`: its records,
+  AWS and API server copied, ~20 ms instead of a 0.3 s run), for tests that change what they read (take a tag
+  off, break a role); closed when the test ends.
+- `run_stack(config=None, ...)`: a run of the test's own, for tests that need the program to run again (a fresh
+  AWS, or two runs of one configuration compared); closed when the test ends (or at its next call).
 
 A new test that only reads a run uses `stack_run` (or `dev_stack`); it costs nothing when its configuration
 already ran.
@@ -20,6 +23,7 @@ already ran.
 from __future__ import annotations
 
 import atexit
+import copy
 import gc
 import hashlib
 import os
@@ -205,6 +209,20 @@ def run_stack():
     yield run
     while current:
         current.pop().__exit__(None, None, None)
+
+
+@pytest.fixture
+def run_copy(stack_run):
+    forks: list = []
+
+    def copy_run(config: dict | None = None, **kwargs):
+        result, engine = stack_run(config, **kwargs)
+        forks.append(engine.fork())
+        return copy.deepcopy(result), forks[-1]
+
+    yield copy_run
+    while forks:
+        forks.pop().__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -202,6 +202,21 @@ class OfflineEngine:
         self.activate()
         return Ec2Reader(ec2_backends[DEFAULT_ACCOUNT_ID][self.region], lambda: self.client("ec2"))
 
+    def fork(self) -> OfflineEngine:
+        """A new open engine whose AWS (moto's backends, the account state moto does not keep) and API server are
+        copies of this one's, as its last run left them: what a test that changes them starts from instead of
+        running the program again (tests/conftest.py's ``run_copy``). Changing either leaves the other as it was.
+        Close it like any engine."""
+        self._require_open()
+        twin = OfflineEngine(self.project_dir, self.stack, self.overrides, self.route_table_quota)
+        # The schemas are read-only and shared by every API server of a version: not copied.
+        schemas = [s for s in [vars(self.kube).get("schemas")] if s is not None] if self.kube else []
+        parked, twin.aws, twin.kube = moto_state.copy_of(self, self.aws, self.kube, keep=schemas)
+        twin.region, twin._assumed_role = self.region, getattr(self, "_assumed_role", None)
+        twin.__enter__()  # an empty AWS, live
+        moto_state.adopt(twin, parked)
+        return twin
+
     def _require_open(self) -> None:
         if self._moto is None:
             raise RuntimeError("use the engine inside `with OfflineEngine(...) as engine:`")
