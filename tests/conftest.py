@@ -255,21 +255,18 @@ def probe_project(directory: Path, program: str) -> Path:
     return directory
 
 
-# The dev stack and the variants the security tests scan (checkov, image digests), each run once per
-# session. Records only: moto stops with each run, so only what the program registered can be read back.
+# The dev stack and the variants the security tests scan (checkov, image digests): the session's shared runs
+# of those configurations (other tests read them too: the identity, URN and DNS tests). Records only.
 SCAN_VARIANTS = {"dev": {}, "flannel": {"cni": "flannel"}, "vxlan": {"encapsulation": "vxlan"},
                  "ipvs-node-local-dns": {"kubeProxyMode": "ipvs", "nodeLocalDns": True}}
 
 
 @pytest.fixture(scope="session")
-def variant_records(dev_records):
-    """variant -> the records of its run (see SCAN_VARIANTS; the dev stack's is dev_records')."""
-    out = {"dev": list(dev_records.records.values())}
+def variant_records(stack_run):
+    """variant -> the records of its shared run (see SCAN_VARIANTS); read them, never change them."""
+    out = {}
     for label, config in SCAN_VARIANTS.items():
-        if label == "dev":
-            continue
-        with _engine(ROOT, "dev", config) as engine:
-            result = engine.run()
+        result, _ = stack_run(config)
         assert result.ok, f"{label}: {result.error}"
         out[label] = list(result.records.values())
     return out
