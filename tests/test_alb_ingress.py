@@ -125,8 +125,8 @@ def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev_stac
     assert result.named("lb-controller-release").urn in record.dependencies
 
 
-def test_public_subnets_carry_the_discovery_tags_in_two_zones(run_stack):
-    result, engine = run_stack()  # a run of its own: the test takes a tag off
+def test_public_subnets_carry_the_discovery_tags_in_two_zones(run_copy):
+    result, engine = run_copy()  # a copy of its own: the test takes a tag off
     assert result.ok, result.error
     ec2 = engine.client("ec2")
     tagged = ec2.describe_subnets(Filters=[{"Name": f"tag:{tags.ELB_ROLE}", "Values": ["1"]}])["Subnets"]

@@ -5,6 +5,7 @@ Every client is the doctor's guarded one: the calls it made are asserted to be r
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -21,7 +22,6 @@ from k8snet.dns.corefile import coredns_corefile
 from k8snet.doctor import __main__ as doctor
 from k8snet.doctor import aws, findings, readonly
 from k8snet.doctor.inputs import stack_config, stack_outputs
-from offline import OfflineEngine
 from offline.kube.api_server import unwrap_secrets
 
 MUTATING = ("Create", "Delete", "Modify", "Replace", "Update", "Put", "Associate", "Disassociate", "Register",
@@ -29,13 +29,14 @@ MUTATING = ("Create", "Delete", "Modify", "Replace", "Update", "Put", "Associate
 
 
 @pytest.fixture(scope="module")
-def live():
-    """(outputs, config, raw ec2 client) of the dev stack 'deployed' in moto, one run for the module (a test
-    that changes moto puts it back)."""
-    with OfflineEngine(ROOT, "dev") as engine:
-        result = engine.run()
-        assert result.ok, result.error
-        yield unwrap_secrets(result.exports), parse_program_config(result.config.values, "dev"), engine.client("ec2")
+def live(stack_run):
+    """(outputs, config, raw ec2 client) of the dev stack 'deployed' in moto: a copy of the shared dev run for the
+    module (tests change moto; each puts it back)."""
+    result, shared = stack_run()
+    assert result.ok, result.error
+    with shared.fork() as engine:
+        yield (unwrap_secrets(copy.deepcopy(result.exports)), parse_program_config(result.config.values, "dev"),
+               engine.client("ec2"))
 
 
 class Account:

@@ -90,7 +90,7 @@ def _blocks(ec2):
             for n in route_checks.nodes(ec2).values()}
 
 
-def test_moving_pod_blocks_between_nodes_is_one_clean_update_each():
+def test_moving_pod_blocks_between_nodes_is_one_clean_update_each(dev_records):
     """Each of these failed with RouteAlreadyExists when routes were named after their node (or, for the
     --replace, left two instances claiming one block)."""
     changes = [
@@ -101,6 +101,10 @@ def test_moving_pod_blocks_between_nodes_is_one_clean_update_each():
     with Lifecycle(config={}) as life:
         first = life.up()
         assert first.ok, first.error
+        # A first up is the engine's plain run (what Lifecycle.after starts the other tests from).
+        assert [s.op for s in life.steps] == ["create"] * len(life.steps)
+        assert {u: (r.inputs, r.outputs) for u, r in life.state.items()} == {
+            u: (r.inputs, r.outputs) for u, r in dev_records.records.items()}
         ec2 = life.client("ec2")
         tables = len(route_checks.pod_route_tables(ec2))
         for why, nodes in changes:
@@ -138,10 +142,9 @@ def test_moving_pod_blocks_between_nodes_is_one_clean_update_each():
         assert life.state == {}
 
 
-def test_existing_stacks_keep_their_routes():
+def test_existing_stacks_keep_their_routes(dev_stack):
     """Routes created when they were named <node>-<table> are the same routes under the new names."""
-    with Lifecycle(config={}) as life:
-        assert life.up().ok
+    with Lifecycle.after(*dev_stack) as life:  # the dev stack's first up: its shared run, copied
         legacy = {}
         for urn, record in life.state.items():
             if record.type == "aws:ec2/route:Route" and record.name.startswith("pod-routes-"):
@@ -159,9 +162,8 @@ def test_existing_stacks_keep_their_routes():
         assert _ops(life, mark) == []  # every route adopted through its alias: no create, no delete
 
 
-def test_switching_to_ipip_patches_felix_instead_of_claiming_its_configuration():
-    with Lifecycle(config={}) as life:
-        assert life.up().ok
+def test_switching_to_ipip_patches_felix_instead_of_claiming_its_configuration(dev_stack):
+    with Lifecycle.after(*dev_stack) as life:  # the dev stack's first up: its shared run, copied
         key = ("crd.projectcalico.org/v1", "FelixConfiguration", "", "default")
         assert life.kube.owners[key] == "tigera-operator"  # the operator created it
         result = life.up({"encapsulation": "ipip"})

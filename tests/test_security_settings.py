@@ -203,16 +203,12 @@ def test_pulumi_is_unauthorized_when_its_identity_is_no_admin_of_a_cluster_witho
         engine.__exit__(None, None, None)
 
 
-def test_the_creators_own_entry_exists_on_a_bootstrap_cluster():
+def test_the_creators_own_entry_exists_on_a_bootstrap_cluster(dev_stack):
     """EKS made an entry (and the admin policy) for the creator: what an existing stack's cluster keeps."""
-    engine = OfflineEngine(ROOT, "dev", {}).__enter__()
-    try:
-        result = engine.run()
-        assert result.ok, result.error
-        assert engine.aws.eks_access_policies[("k8snet-dev", engine.aws.caller_principal)] == {
-            "AmazonEKSClusterAdminPolicy": "cluster"}
-    finally:
-        engine.__exit__(None, None, None)
+    result, engine = dev_stack  # the dev stack (bootstrap admin on): only read
+    assert result.ok, result.error
+    assert engine.aws.eks_access_policies[("k8snet-dev", engine.aws.caller_principal)] == {
+        "AmazonEKSClusterAdminPolicy": "cluster"}
 
 
 # --- item 9: detection and retention ------------------------------------------------------------------------
@@ -238,8 +234,8 @@ def test_logs_are_encrypted_kept_and_flow_logs_delivered(dev_stack):
     assert security.flow_log_problems(result.records.values(), engine) == []
 
 
-def test_flow_log_delivery_problems_are_caught(run_stack):
-    result, engine = run_stack()  # a run of its own: the test breaks its AWS state
+def test_flow_log_delivery_problems_are_caught(run_copy):
+    result, engine = run_copy()  # a copy of its own: the test breaks its AWS state
     assert result.ok, result.error
     (flow,) = result.of_type("aws:ec2/flowLog:FlowLog")
     role = flow.inputs["iamRoleArn"].rsplit("/", 1)[1]

@@ -40,9 +40,15 @@ class PrivateKeyOnFirstUse:
         self._key = None
 
     def __getattr__(self, name: str):
+        if name.startswith("__"):  # copy/pickle probing a bare instance: not the key's to answer
+            raise AttributeError(name)
         if self._key is None:
             self._key = generate_private_key(self._key_spec)
         return getattr(self._key, name)
+
+    def __deepcopy__(self, memo):
+        """A copied account (OfflineEngine.fork) gets the same key: the generated one (immutable), or a stand-in."""
+        return self if self._key is not None else PrivateKeyOnFirstUse(self._key_spec)
 
 
 def get_instance(self: EC2Backend, instance_id: str):

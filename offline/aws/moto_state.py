@@ -8,12 +8,15 @@ other engine finds its AWS untouched when it is live again; ``forget(engine)`` d
 Parking detaches the account-level backends from their ``BackendDict`` (moto is then empty; the next access
 creates fresh backends), which is also the cheap reset a new engine starts from: moto's own reset
 re-initialises every backend (default VPC and subnets, IAM's managed policies) only to throw them away.
+``copy_of(owner, *extra)`` deep-copies an engine's AWS (with objects that point into it, as the engine's
+contexts do) for a fork: a dev stack's whole account copies in milliseconds, where a run takes 0.3 s.
 An engine that runs twice (``run()`` then ``run()``, as an update after an up) keeps its AWS between runs:
 starting from a fresh AWS is a choice made by creating a new engine, never a side effect of running.
 """
 
 from __future__ import annotations
 
+import copy
 import weakref
 
 from moto.core.base_backend import BackendDict
@@ -64,3 +67,23 @@ def forget(owner) -> None:
     if live_owner() is owner:
         _detach()
         _live = None
+
+
+def copy_of(owner, *extra, keep=()):
+    """(``owner``'s AWS as ``adopt`` takes it, then a copy of each of ``extra``), all copied together, so that
+    what ``extra`` holds of the AWS (an EC2 backend) is the copy's; objects in ``keep`` are shared, not copied.
+    ``owner`` is made live first."""
+    make_live(owner)
+    live = [(service, account, backends) for service in BackendDict._instances for account, backends in service.items()]
+    # The BackendDicts are moto's, not the account's.
+    memo = {id(obj): obj for obj in [service for service, _, _ in live] + list(keep)}
+    return copy.deepcopy((live, *extra), memo)
+
+
+def adopt(owner, parked: _Parked) -> None:
+    """``owner``'s AWS is now ``parked`` (from ``copy_of``): put in moto at once if ``owner`` is live."""
+    if live_owner() is owner:
+        _detach()
+        _attach(parked)
+    else:
+        _parked[owner] = parked

@@ -170,6 +170,8 @@ class OfflineEngine:
     # The engine's AWS lives as long as the engine, so tests can read back what its runs created. Another
     # engine may be live in between (moto holds one AWS at a time): aws/moto_state.py parks and restores.
     def __enter__(self) -> OfflineEngine:
+        if self._moto is not None:
+            return self  # already open: a fork, used in a `with` block
         # moto's 1300 sample AMIs cost 0.3 s per run; the engine publishes the EKS AMIs it serves.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         moto_speedups.install()
@@ -201,6 +203,22 @@ class OfflineEngine:
         """This engine's EC2 state for reading, without boto3's round trip (aws/ec2_reader.py)."""
         self.activate()
         return Ec2Reader(ec2_backends[DEFAULT_ACCOUNT_ID][self.region], lambda: self.client("ec2"))
+
+    def fork(self, kind: type[OfflineEngine] | None = None) -> OfflineEngine:
+        """A new open engine whose AWS (moto's backends, the account state moto does not keep) and API server are
+        copies of this one's, as its last run left them: what a test that changes them starts from instead of
+        running the program again (tests/conftest.py's ``run_copy``). Changing either leaves the other as it was.
+        Close it like any engine (or use it in a `with` block). ``kind``: the new engine's class (default
+        OfflineEngine; what a subclass keeps beyond the engine's state is not copied)."""
+        self._require_open()
+        twin = (kind or OfflineEngine)(self.project_dir, self.stack, self.overrides, self.route_table_quota)
+        # The schemas are read-only and shared by every API server of a version: not copied.
+        schemas = [s for s in [vars(self.kube).get("schemas")] if s is not None] if self.kube else []
+        parked, twin.aws, twin.kube = moto_state.copy_of(self, self.aws, self.kube, keep=schemas)
+        twin.region, twin._assumed_role = self.region, getattr(self, "_assumed_role", None)
+        twin.__enter__()  # an empty AWS, live
+        moto_state.adopt(twin, parked)
+        return twin
 
     def _require_open(self) -> None:
         if self._moto is None:

@@ -22,6 +22,7 @@ server; other types only leave the state.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -209,6 +210,19 @@ class Lifecycle(OfflineEngine):
             self._mocks = MotoMocks(self.aws, self.kube)
         self._monitor_ = UpdatingMonitor(self._mocks, self.state, self._replace, self.steps)
         return self._monitor_
+
+    @classmethod
+    def after(cls, result: RunResult, engine: OfflineEngine) -> Lifecycle:
+        """The stack whose first `pulumi up` was ``engine``'s last run, ``result``: it goes on from a fork of the
+        engine (its AWS and API server copied) with copies of the run's records as the state; ``engine`` and
+        ``result`` are left as they were. An OfflineEngine run is what a first up on an empty state does (every
+        resource created), so this is that up without running the program again."""
+        if not result.ok:
+            raise ValueError(f"a failed run leaves no state to update: {result.error}")
+        life = engine.fork(cls)
+        life.state = copy.deepcopy(result.records)
+        life._mocks = MotoMocks(life.aws, life.kube)
+        return life
 
     def up(self, config: dict | None = None, replace: Iterable[str] = ()) -> RunResult:
         """`pulumi up` (with ``--replace`` for each URN in ``replace``); ``config`` replaces the overrides."""
