@@ -4,6 +4,10 @@ every row, every field, before the resource is created."""
 
 from __future__ import annotations
 
+import os
+
+import pulumi
+
 from offline.aws import constraints
 from offline.aws.context import partition_of
 
@@ -21,10 +25,6 @@ def configured_region(config: dict) -> str:
     """The policy's ``region`` setting if given; else the stack's ``aws:region`` (the CLI starts the pack with the
     stack's config in PULUMI_CONFIG and pulumi-policy 1.21 loads it into ``pulumi.Config`` before each check);
     else the provider's own environment fallbacks; else us-east-1."""
-    import os
-
-    import pulumi
-
     for region in (config.get("region"), pulumi.Config("aws").get("region"),
                    os.environ.get("AWS_REGION"), os.environ.get("AWS_DEFAULT_REGION")):
         if isinstance(region, str) and region:
