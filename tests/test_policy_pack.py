@@ -550,6 +550,17 @@ def test_an_api_endpoint_is_judged_on_its_own_fields_while_the_rest_of_vpc_confi
     assert list(exposure.check_api_endpoint(whole, {})) == [] and whole.notes == ["cluster c: vpcConfig (vpcConfig)"]
 
 
+def test_the_served_pack_answers_the_dev_stack_as_the_adapter_reports_it(served_pack, base_report):
+    """The adapter every other test here goes through (offline/policy.py) against the real analyzer, over the
+    dev stack as the CLI sends it: the same findings, message for message."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    served = sorted((d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.message, d.urn)
+                    for reply in served_pack.replies["dev"] for d in reply.diagnostics)
+    report = base_report("dev")
+    assert served == sorted((v.policy, v.level, v.message, v.urn) for v in report.violations + report.unknown)
+
+
 def _probe_stack():
     """A node owning 10.1.1.0/24, a route to 10.1.2.0/24 through it, and a route whose destination is unknown."""
     from google.protobuf import struct_pb2
