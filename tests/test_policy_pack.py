@@ -1,7 +1,8 @@
 """The policy pack (policypack/) over the offline engine's dev run, through the one adapter (offline/policy.py):
 the dev stack passes, with every value known and as a first preview sees it (its deliberate loosening, the
 public API endpoint, the HTTP ALB and no deletion protection, as advisories only); each policy fails a record
-mutated the way a real mistake would look, with its message."""
+mutated the way a real mistake would look, with its message. Once, the pack is served as the CLI runs it
+(served_pack): the real analyzer's answers, and what it imports."""
 
 from __future__ import annotations
 
