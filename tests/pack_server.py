@@ -2,8 +2,8 @@
 process of its own, the port it prints, the analyzer's gRPC protocol; and every module that process loaded.
 
 The import record is the interpreter's own (PYTHONPROFILEIMPORTTIME, the environment form of `-X importtime`: one
-line on stderr as each module first loads, in any thread): no code of ours runs in the pack's process and its
-argv and sys.path are the CLI's, so it imports and boots as it would under the CLI.
+line on stderr as each module first loads, in any thread): no hook or module is added to the pack's process and
+its argv and sys.path are the CLI's, so it imports and boots as it would under the CLI.
 """
 
 from __future__ import annotations
