@@ -147,9 +147,14 @@ def _options(record: Registration) -> PolicyResourceOptions:
                                  custom_timeouts=None, additional_secret_outputs=o.get("additionalSecretOutputs", []))
 
 
+def _provider_record(record: Registration, result: RunResult) -> Registration | None:
+    """The resource's explicit provider ("<urn>::<id>" in its options)."""
+    return result.records.get((record.options.get("provider") or "").rsplit("::", 1)[0])
+
+
 def _provider(record: Registration, result: RunResult, preview: bool) -> PolicyProviderResource | None:
-    """The resource's explicit provider ("<urn>::<id>" in its options), as the analyzer describes it."""
-    provider = result.records.get((record.options.get("provider") or "").rsplit("::", 1)[0])
+    """The resource's explicit provider, as the analyzer describes it."""
+    provider = _provider_record(record, result)
     if provider is None:
         return None
     return PolicyProviderResource(provider.type, policy_proxy.unknown_checking_proxy(_inputs(provider, preview)),
@@ -167,6 +172,40 @@ def stack_resources(result: RunResult, preview: bool = False) -> list[PolicyReso
         res.dependencies = [built[u] for u in r.dependencies if u in built]
         res.property_dependencies = {k: [built[u] for u in v if u in built] for k, v in r.property_dependencies.items()}
     return list(built.values())
+
+
+def analyzer_requests(result: RunResult, preview: bool = False) -> tuple[Any, list]:
+    """The run's resources as the CLI sends them to a pack it serves (``python -m pulumi.policy``, see
+    tests/pack_server.py): one AnalyzeStackRequest (what ``stack_resources`` builds) and an AnalyzeRequest per
+    custom resource (what the resource policies read here)."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2 as pb
+
+    def struct(props: dict) -> struct_pb2.Struct:
+        out = struct_pb2.Struct()
+        out.update(props)
+        return out
+
+    def options(record: Registration) -> pb.AnalyzerResourceOptions:
+        o = _options(record)
+        return pb.AnalyzerResourceOptions(protect=o.protect, ignoreChanges=o.ignore_changes,
+                                          deleteBeforeReplace=o.delete_before_replace,
+                                          deleteBeforeReplaceDefined="deleteBeforeReplace" in record.options,
+                                          additionalSecretOutputs=o.additional_secret_outputs)
+
+    def provider(record: Registration) -> pb.AnalyzerProviderResource | None:
+        given = _provider_record(record, result)
+        return given and pb.AnalyzerProviderResource(type=given.type, properties=struct(_inputs(given, preview)),
+                                                     urn=given.urn, name=given.name)
+
+    stack = pb.AnalyzeStackRequest(resources=[pb.AnalyzerResource(
+        type=r.type, urn=r.urn, name=r.name, properties=struct(_state(r, preview)), options=options(r),
+        provider=provider(r), parent=r.parent, dependencies=r.dependencies,
+        propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()})
+        for r in result.records.values()])
+    each = [pb.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=struct(_inputs(r, preview)),
+                              options=options(r), provider=provider(r)) for r in result.resources if r.custom]
+    return stack, each
 
 
 def run_pack(pack: LoadedPack | str | Path, result: RunResult, config: Mapping[str, Any] | None = None,

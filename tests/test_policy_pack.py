@@ -1,11 +1,13 @@
 """The policy pack (policypack/) over the offline engine's dev run, through the one adapter (offline/policy.py):
 the dev stack passes, with every value known and as a first preview sees it (its deliberate loosening, the
 public API endpoint, the HTTP ALB and no deletion protection, as advisories only); each policy fails a record
-mutated the way a real mistake would look, with its message."""
+mutated the way a real mistake would look, with its message. Once, the pack is served as the CLI runs it
+(served_pack): the real analyzer's answers, and what it imports."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from ipaddress import ip_network
 
@@ -13,9 +15,10 @@ import pytest
 from conftest import ROOT
 
 from k8snet.nodes import nodeadm
-from offline.policy import load_pack, run_pack
+from offline.policy import analyzer_requests, load_pack, run_pack
 from policypack.plan import UNKNOWN, Plan, Resource, plain
 from policypack.registry import RULES, load_rules
+from tests.pack_server import serve
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +26,12 @@ def pack():
     return load_pack(ROOT / "policypack")
 
 
-# The runs the mutations start from (shared session runs, see conftest.py): the dev stack, the dev stack with the
-# documented secure defaults (private API endpoint, internal ALB, deletion protection), and flannel (its podCIDR
-# assigner). The flannel run is the variant test's; the secure one is this module's own.
+# The runs the tests start from (shared session runs, see conftest.py): the dev stack, the dev stack with the
+# documented secure defaults (private API endpoint, internal ALB, deletion protection), flannel (its podCIDR
+# assigner) and node-local-dns with ipvs. The flannel run is the variant test's; the secure one is this module's own.
 SECURE = {"apiPublicAccessCidrs": [], "ingress": {"paths": ["/"]}, "deletionProtection": True}
 FLANNEL = {"cni": "flannel", "encapsulation": "vxlan"}
+BASES = {"dev": None, "secure": SECURE, "flannel": FLANNEL, "nld-ipvs": {"nodeLocalDns": True, "kubeProxyMode": "ipvs"}}
 # What the dev stack loosens on purpose (Pulumi.dev.yaml; the preview warns about the first two): advisories.
 DEV_ADVISORIES = {("api-endpoint-exposure", "the Kubernetes API endpoint is public to 0.0.0.0/0"),
                   ("load-balancer-exposure", "Ingress webapp/webapp: its internet-facing ALB serves plain HTTP"),
@@ -46,12 +50,20 @@ def advisories(report) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def bases(dev_records, stack_run):
-    """Base name -> the RunResult a mutation starts from."""
-    secure, _ = stack_run(SECURE)
-    flannel, _ = stack_run(FLANNEL)
-    assert secure.ok and flannel.ok, (secure.error, flannel.error)
-    return {"dev": dev_records, "secure": secure, "flannel": flannel}
+def base_run(stack_run):
+    """base_run(name) -> the RunResult of that base (BASES), known to have succeeded; read it, never change it."""
+    def run(name: str):
+        result, _ = stack_run(BASES[name])
+        assert result.ok, f"{name}: {result.error}"
+        return result
+    return run
+
+
+@pytest.fixture(scope="module")
+def base_report(pack, base_run):
+    """base_report(name) -> the whole pack's report over that base, made on first use: the pass tests and the
+    mutation tests' baselines read the same reports (read them, never change them)."""
+    return functools.cache(lambda name: run_pack(pack, base_run(name)))
 
 
 def test_the_pack_lists_every_rule_once_with_a_level_and_a_reason(pack):
@@ -61,14 +73,14 @@ def test_the_pack_lists_every_rule_once_with_a_level_and_a_reason(pack):
         assert rule.level.value in ("mandatory", "advisory") and len(rule.why) > 40, rule.name
 
 
-def test_dev_stack_passes_every_policy(pack, dev_records):
-    report = run_pack(pack, dev_records)
+def test_dev_stack_passes_every_policy(base_report):
+    report = base_report("dev")
     assert report.mandatory == [] and report.unknown == [], report.text()
     assert advisories(report) == DEV_ADVISORIES, report.text()
 
 
-def test_the_documented_secure_defaults_pass_without_an_advisory(pack, bases):
-    report = run_pack(pack, bases["secure"])
+def test_the_documented_secure_defaults_pass_without_an_advisory(base_report):
+    report = base_report("secure")
     assert report.violations == [] and report.unknown == [], report.text()
 
 
@@ -89,18 +101,15 @@ def test_dev_stack_as_a_first_preview_sees_it_has_no_violation_and_says_once_wha
     assert "the addresses EC2 assigns to network-nat-us-east-1a, workers-node1, workers-node2, workers-node3" in flows
 
 
-@pytest.mark.parametrize("config", [FLANNEL, {"nodeLocalDns": True, "kubeProxyMode": "ipvs"}],
-                         ids=["flannel-vxlan", "nld-ipvs"])
-def test_other_shapes_of_the_stack_pass_too(pack, stack_run, config):
+@pytest.mark.parametrize("base", ["flannel", "nld-ipvs"], ids=["flannel-vxlan", "nld-ipvs"])
+def test_other_shapes_of_the_stack_pass_too(pack, base_run, base_report, base):
     """No false alarm where the rules read other shapes: an overlay (no pod routes: the encapsulation comes from
     the CNI's values; flannel's podCIDR assigners and their admission policy) and node-local-dns with ipvs
     (kubelet clusterDNS in the user data, node-cache's hardening)."""
-    result, _ = stack_run(config)
-    assert result.ok, result.error
-    report = run_pack(pack, result)
+    report = base_report(base)
     assert report.mandatory == [] and report.unknown == [], report.text()
     assert advisories(report) == DEV_ADVISORIES, report.text()
-    assert run_pack(pack, result, preview=True).mandatory == []
+    assert run_pack(pack, base_run(base), preview=True).mandatory == []
 
 
 def _named(result, name):
@@ -337,17 +346,12 @@ def test_every_rule_has_a_mutation_test():
     assert set(MUTATIONS) == set(load_rules())
 
 
-@pytest.fixture(scope="module")
-def baselines(pack, bases):
-    return {name: run_pack(pack, result) for name, result in bases.items()}
-
-
 @pytest.mark.parametrize("policy", sorted(MUTATIONS))
-def test_a_mutated_record_fails_its_policy_with_its_message(pack, bases, baselines, policy):
+def test_a_mutated_record_fails_its_policy_with_its_message(pack, base_run, base_report, policy):
     mutate, message, *base = MUTATIONS[policy]
     base = base[0] if base else "dev"
-    assert not any(message in v.message for v in baselines[base].violations if v.policy == policy)
-    result = copy.deepcopy(bases[base])
+    assert not any(message in v.message for v in base_report(base).violations if v.policy == policy)
+    result = copy.deepcopy(base_run(base))
     config = mutate(result) or {}
     # Only the policy under test runs (the others disabled through the pack config, as --policy-pack-config
     # does): the assertions read its findings alone, and the whole pack costs ~10x one policy.
@@ -417,54 +421,66 @@ def test_a_first_preview_fails_a_host_protection_policy_that_leaves_a_node_out(p
     assert "node3: no Calico GlobalNetworkPolicy is computed from its instance" in violation.message
 
 
-# Run in a subprocess: every module the pack imports, at load time or while its policies run, must come from
-# this repository or from a distribution policypack/requirements.txt installs (with its dependencies): the pack
-# runs in its own virtualenv made from that file alone.
-_ONLY_PACK_REQUIREMENTS = r"""
-import importlib.abc, importlib.metadata as md, pickle, sys
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+@pytest.fixture(scope="module")
+def served_pack(dev_records):
+    """The pack booted once as the Pulumi CLI runs it (tests/pack_server.py) and spoken to as the CLI does: its info,
+    the analyzer test's probe stack, and the dev stack (AnalyzeStack, then Analyze per resource) with the dev
+    stack's config in PULUMI_CONFIG, as the CLI starts a pack for a stack; then stopped. One process for the two
+    tests that read it: its boot (the SDKs, moto, ...) is most of what each cost with a process of its own."""
+    from google.protobuf import empty_pb2
 
-root, records = sys.argv[1], sys.argv[2]
-lines = [line.split("#")[0].strip() for line in open(f"{root}/policypack/requirements.txt")]
-allowed, todo = set(), [Requirement(line) for line in lines if line]
-while todo:
-    req = todo.pop()
-    if canonicalize_name(req.name) in allowed:
-        continue
-    allowed.add(canonicalize_name(req.name))
-    for text in md.requires(req.name) or []:
-        dep = Requirement(text)
-        if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
-            todo.append(dep)
-ours = {"k8snet", "offline", "policypack"}
-blocked = {top for top, dists in md.packages_distributions().items()
-           if top not in ours and not {canonicalize_name(d) for d in dists} & allowed}
+    stack, each = analyzer_requests(dev_records)
 
-class OnlyPackRequirements(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in blocked:
-            raise ModuleNotFoundError(f"{name} is not installed by policypack/requirements.txt")
+    def talk(stub):
+        return {"info": stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30),
+                "probe": stub.AnalyzeStack(_probe_stack(), timeout=30),
+                "dev": [stub.AnalyzeStack(stack, timeout=60)] + [stub.Analyze(r, timeout=30) for r in each]}
 
-sys.meta_path.insert(0, OnlyPackRequirements())
-sys.path[:0] = [root, f"{root}/components"]
-from offline.policy import run_pack
-report = run_pack(f"{root}/policypack", pickle.load(open(records, "rb")))
-print(len(report.policies), len(report.mandatory))
-"""
+    return serve(ROOT / "policypack", talk, {"PULUMI_CONFIG": json.dumps(dev_records.config.values, sort_keys=True)})
 
 
-def test_the_pack_needs_only_what_its_own_requirements_install(dev_records, tmp_path):
-    import pickle
-    import subprocess
-    import sys
+def _outside_pack_requirements(modules: list[str]) -> dict[str, list[str]]:
+    """Top-level name -> its distributions, for each of `modules` that comes from neither this repository nor a
+    distribution policypack/requirements.txt installs (with its dependencies): the pack runs in its own virtualenv
+    made from that file alone."""
+    import importlib.metadata as md
 
-    records = tmp_path / "dev.pickle"
-    records.write_bytes(pickle.dumps(dev_records))
-    proc = subprocess.run([sys.executable, "-c", _ONLY_PACK_REQUIREMENTS, str(ROOT), str(records)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split() == [str(len(load_rules())), "0"]
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lines = [line.split("#")[0].strip() for line in (ROOT / "policypack/requirements.txt").read_text().splitlines()]
+    allowed, todo = set(), [Requirement(line) for line in lines if line]
+    while todo:
+        req = todo.pop()
+        if canonicalize_name(req.name) in allowed:
+            continue
+        allowed.add(canonicalize_name(req.name))
+        for text in md.requires(req.name) or []:
+            dep = Requirement(text)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
+                todo.append(dep)
+    ours = {"k8snet", "offline", "policypack"}
+    distributions = md.packages_distributions()
+    return {top: sorted(distributions[top]) for top in {m.split(".")[0] for m in modules}
+            if top in distributions and top not in ours
+            and not {canonicalize_name(d) for d in distributions[top]} & allowed}
+
+
+def test_the_pack_needs_only_what_its_own_requirements_install(served_pack):
+    """Every module the served pack loaded, at boot or while its policies ran over the dev stack, is installed by
+    policypack/requirements.txt. The process is the analyzer test's too, so its imports are recorded, not blocked:
+    a module from another distribution fails this test even where a blocked import would have been caught (an
+    optional import), which is stricter than running the pack with those distributions hidden."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    # What a process of its own used to say by its exit status and its report's counts: the pack loaded, ran every
+    # policy over the dev stack without a mandatory finding, and was still serving (then terminated, not exited).
+    assert served_pack.serving, served_pack.stderr[-3000:]
+    assert len(served_pack.replies["info"].policies) == len(load_rules())
+    dev = [d for reply in served_pack.replies["dev"] for d in reply.diagnostics]
+    assert [d for d in dev if d.enforcementLevel == analyzer_pb2.MANDATORY] == [], dev
+    assert {"pulumi.policy", "policypack.registry"} <= set(served_pack.imported)  # the record is the pack's
+    assert _outside_pack_requirements(served_pack.imported) == {}
 
 
 def test_plain_reads_unknown_values_field_by_field():
@@ -504,10 +520,18 @@ def test_a_refreshed_route_table_counts_each_route_once(pack, dev_records):
             {"cidrBlock": route.outputs["destinationCidrBlock"], **target})
     most = max(len(t.outputs.get("routes", [])) for t in tables.values()) + 1
     assert most >= 3
+
+    def quota_report(records, quota, whole=False):
+        # The quota policy alone (its setting changes no other policy's findings) but for one whole-pack run over
+        # the refreshed state, which no other test hands the pack; the dev records' whole run is the pass test's.
+        others = {} if whole else {p.name: {"enforcementLevel": "disabled"} for p in pack.policies
+                                   if p.name != "route-table-quota"}
+        return run_pack(pack, records, config={**others, "route-table-quota": {"routesPerRouteTable": quota}})
+
     for records in (dev_records, result):
-        at_quota = run_pack(pack, records, config={"route-table-quota": {"routesPerRouteTable": most}})
+        at_quota = quota_report(records, most, whole=records is result)
         assert [v for v in at_quota.violations if v.policy == "route-table-quota"] == [], at_quota.text()
-        below = run_pack(pack, records, config={"route-table-quota": {"routesPerRouteTable": most - 1}})
+        below = quota_report(records, most - 1)
         assert any(f"{most} routes (the local route included)" in v.message
                    for v in below.violations if v.policy == "route-table-quota"), below.text()
 
@@ -529,62 +553,59 @@ def test_an_api_endpoint_is_judged_on_its_own_fields_while_the_rest_of_vpc_confi
     assert list(exposure.check_api_endpoint(whole, {})) == [] and whole.notes == ["cluster c: vpcConfig (vpcConfig)"]
 
 
-def test_the_pack_boots_as_the_cli_runs_it_and_answers_the_analyzer_protocol():
-    """`python -m pulumi.policy <engine> policypack`, as the Pulumi CLI starts a Python pack: the real
-    PolicyPack serves gRPC; AnalyzeStack over a wrong pod route and an unknown value answers as the CLI shows."""
-    import os
-    import select
-    import subprocess
-    import sys
+def test_the_served_pack_answers_the_dev_stack_as_the_adapter_reports_it(served_pack, base_report):
+    """The adapter every other test here goes through (offline/policy.py) against the real analyzer, over the
+    dev stack as the CLI sends it: the same findings, message for message."""
+    from pulumi.runtime.proto import analyzer_pb2
 
-    import grpc
-    from google.protobuf import empty_pb2, struct_pb2
-    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+    served = sorted((d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.message, d.urn)
+                    for reply in served_pack.replies["dev"] for d in reply.diagnostics)
+    report = base_report("dev")
+    assert served == sorted((v.policy, v.level, v.message, v.urn) for v in report.violations + report.unknown)
+
+
+def _probe_stack():
+    """A node owning 10.1.1.0/24, a route to 10.1.2.0/24 through it, and a route whose destination is unknown."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-    proc = subprocess.Popen([sys.executable, "-m", "pulumi.policy", "127.0.0.1:1", str(ROOT / "policypack")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        assert ready, proc.stderr.read1().decode() if proc.poll() is not None else "the pack printed no port in 60 s"
-        port = int(proc.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-            assert info.name == "k8snet" and [p.name for p in info.policies] == list(load_rules())
+    def resource(type_, urn, props, deps=None):
+        struct = struct_pb2.Struct()
+        struct.update(props)
+        return analyzer_pb2.AnalyzerResource(
+            type=type_, urn=urn, name=urn.rsplit("::", 1)[-1], properties=struct,
+            propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                                  for k, v in (deps or {}).items()})
 
-            def resource(type_, urn, props, deps=None):
-                struct = struct_pb2.Struct()
-                struct.update(props)
-                return analyzer_pb2.AnalyzerResource(
-                    type=type_, urn=urn, name=urn.rsplit("::", 1)[-1], properties=struct,
-                    propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
-                                          for k, v in (deps or {}).items()})
+    node = resource("aws:ec2/instance:Instance", "urn:pulumi:s::p::aws:ec2/instance:Instance::n1",
+                    {"tags": {"k8snet/node": "n1", "k8snet/pod-cidr": "10.1.1.0/24"}, "sourceDestCheck": False})
+    table = resource("aws:ec2/routeTable:RouteTable", "urn:pulumi:s::p::aws:ec2/routeTable:RouteTable::t",
+                     {"tags": {"Name": "t"}})
+    deps = {"networkInterfaceId": [node.urn], "routeTableId": [table.urn]}
+    wrong = resource("aws:ec2/route:Route", "urn:pulumi:s::p::aws:ec2/route:Route::r1",
+                     {"destinationCidrBlock": "10.1.2.0/24", "networkInterfaceId": UNKNOWN_STRING_VALUE,
+                      "routeTableId": UNKNOWN_STRING_VALUE}, deps)
+    unknown = resource("aws:ec2/route:Route", "urn:pulumi:s::p::aws:ec2/route:Route::r2",
+                       {"destinationCidrBlock": UNKNOWN_STRING_VALUE, "networkInterfaceId": UNKNOWN_STRING_VALUE,
+                        "routeTableId": UNKNOWN_STRING_VALUE}, deps)
+    return analyzer_pb2.AnalyzeStackRequest(resources=[node, table, wrong, unknown])
 
-            node = resource("aws:ec2/instance:Instance", "urn:pulumi:s::p::aws:ec2/instance:Instance::n1",
-                            {"tags": {"k8snet/node": "n1", "k8snet/pod-cidr": "10.1.1.0/24"}, "sourceDestCheck": False})
-            table = resource("aws:ec2/routeTable:RouteTable", "urn:pulumi:s::p::aws:ec2/routeTable:RouteTable::t",
-                             {"tags": {"Name": "t"}})
-            deps = {"networkInterfaceId": [node.urn], "routeTableId": [table.urn]}
-            wrong = resource("aws:ec2/route:Route", "urn:pulumi:s::p::aws:ec2/route:Route::r1",
-                             {"destinationCidrBlock": "10.1.2.0/24", "networkInterfaceId": UNKNOWN_STRING_VALUE,
-                              "routeTableId": UNKNOWN_STRING_VALUE}, deps)
-            unknown = resource("aws:ec2/route:Route", "urn:pulumi:s::p::aws:ec2/route:Route::r2",
-                               {"destinationCidrBlock": UNKNOWN_STRING_VALUE, "networkInterfaceId": UNKNOWN_STRING_VALUE,
-                                "routeTableId": UNKNOWN_STRING_VALUE}, deps)
-            reply = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[node, table, wrong, unknown]),
-                                      timeout=30)
-        routes = [d for d in reply.diagnostics if d.policyName == "pod-routes"]
-        mandatory = [d for d in routes if d.enforcementLevel == analyzer_pb2.MANDATORY]
-        assert any("route 10.1.2.0/24 -> n1, but n1 owns 10.1.1.0/24" in d.message for d in mandatory), reply
-        advisory = [d for d in routes if d.enforcementLevel == analyzer_pb2.ADVISORY]
-        assert len(advisory) == 1 and "can't run policy 'pod-routes'" in advisory[0].message
-        assert "route r2 (destinationCidrBlock)" in advisory[0].message
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stderr.close()
+
+def test_the_pack_boots_as_the_cli_runs_it_and_answers_the_analyzer_protocol(served_pack):
+    """`python -m pulumi.policy <engine> policypack`, as the Pulumi CLI starts a Python pack (served_pack): the real
+    PolicyPack serves gRPC; AnalyzeStack over a wrong pod route and an unknown value answers as the CLI shows."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    info = served_pack.replies["info"]
+    assert info.name == "k8snet" and [p.name for p in info.policies] == list(load_rules())
+    reply = served_pack.replies["probe"]
+    routes = [d for d in reply.diagnostics if d.policyName == "pod-routes"]
+    mandatory = [d for d in routes if d.enforcementLevel == analyzer_pb2.MANDATORY]
+    assert any("route 10.1.2.0/24 -> n1, but n1 owns 10.1.1.0/24" in d.message for d in mandatory), reply
+    advisory = [d for d in routes if d.enforcementLevel == analyzer_pb2.ADVISORY]
+    assert len(advisory) == 1 and "can't run policy 'pod-routes'" in advisory[0].message
+    assert "route r2 (destinationCidrBlock)" in advisory[0].message
 
 
 def test_an_ingress_backend_whose_node_port_the_api_server_assigns_is_an_instance_target():
