@@ -20,13 +20,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from ipaddress import IPv4Address
 
 from k8snet.app.policy_eval import Endpoint, admitting
 
 from . import facts
 from .model import Interface, Model, Node, ip
-from .placement import Placement, Pod
+from .placement import Placement, Pod, by_ip
 
 LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")
 EPHEMERAL_PORT = 32768  # a reply's destination port: the first of Linux's ip_local_port_range
@@ -42,6 +43,9 @@ class Hop:
 
     def __str__(self) -> str:
         return f"{'pass' if self.ok else 'deny'} at {self.at}: {self.note}"
+
+
+_OK = attrgetter("ok")
 
 
 class Blocked(Exception):
@@ -64,7 +68,7 @@ class Trace:
 
     @property
     def allowed(self) -> bool:
-        return bool(self.hops) and all(h.ok for h in self.hops)
+        return bool(self.hops) and all(map(_OK, self.hops))  # map: asked for every case, many times
 
     @property
     def decisive(self) -> Hop:
@@ -133,6 +137,8 @@ class Walker:
         self.services = Services(model)
         self.policies = model.policies()
         self.mode = model.kube_proxy_mode
+        # The placement's pods by address, indexed once: every walk knows them, and lays its own over a copy.
+        self._placed_by_ip = by_ip(placement.pods)
 
     # --- entry points ---------------------------------------------------------------------------------
 
@@ -207,8 +213,10 @@ class Walker:
         return self._run(go, pods, endpoint)
 
     def _run(self, go, pods: Iterable[Pod], *more) -> Trace:
-        known = (*self.placement.pods, *pods, *(p for p in more if isinstance(p, Pod)))
-        self.pods_by_ip = {p.ip: p for p in known if not p.host_network}
+        extra = [*pods, *(p for p in more if isinstance(p, Pod))]
+        self.pods_by_ip = self._placed_by_ip
+        if extra:
+            self.pods_by_ip = {**self._placed_by_ip, **by_ip(extra)}
         t = Trace(list(self.prelude))
         self.prelude = ()
         if not t.allowed and t.hops:
