@@ -43,6 +43,8 @@ class Network(IPv4Network):
     blocks on every walk), whose addresses are ``Address``es. Equal to, hashed and printed like the
     IPv4Network it stands for."""
 
+    _address_class = Address  # what ipaddress makes its broadcast address, hosts and items of
+
     def __init__(self, address, strict: bool = True):
         super().__init__(address, strict)
         self.network_address = Address(self.network_address)
