@@ -7,19 +7,75 @@ group rule ids, route table ids and destinations, ENI ids, NetworkPolicy names.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv4Network
 
 
-def ip(text) -> IPv4Address:
-    return ipaddress.IPv4Address(str(text))
+class Address(IPv4Address):
+    """An IPv4 address that keeps its text and hash: a verification formats and looks up the same few dozen
+    addresses hundreds of thousands of times (hop notes, Hop.uses keys, dicts by address), and ipaddress
+    computes both anew on every call. Equal to, hashed and printed like the IPv4Address it stands for."""
+
+    __slots__ = ("_text", "_hash")
+
+    def __init__(self, address):
+        super().__init__(address)
+        self._text = IPv4Address.__str__(self)
+        self._hash = IPv4Address.__hash__(self)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return self._text if not spec else super().__format__(spec)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"IPv4Address({self._text!r})"
 
 
-def net(text) -> IPv4Network:
-    return ipaddress.IPv4Network(str(text))
+class Network(IPv4Network):
+    """An IPv4 network that keeps its text and hash (route keys and hop notes print route destinations and pod
+    blocks on every walk), whose addresses are ``Address``es. Equal to, hashed and printed like the
+    IPv4Network it stands for."""
+
+    _address_class = Address  # what ipaddress makes its broadcast address, hosts and items of
+
+    def __init__(self, address, strict: bool = True):
+        super().__init__(address, strict)
+        self.network_address = Address(self.network_address)
+        self._text = IPv4Network.__str__(self)
+        self._hash = IPv4Network.__hash__(self)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return self._text if not spec else super().__format__(spec)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"IPv4Network({self._text!r})"
+
+
+def ip(text) -> Address:
+    return text if isinstance(text, Address) else _parse(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Address:
+    """Parsed once per text: walks name the same few destinations again and again."""
+    return Address(text)
+
+
+def net(text) -> Network:
+    return text if isinstance(text, Network) else Network(str(text))
 
 
 # --- AWS -------------------------------------------------------------------------------------------

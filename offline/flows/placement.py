@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from ipaddress import IPv4Address
 
+from k8snet.app.policy_eval import Endpoint
 from k8snet.ingress import lb_controller
 from k8snet.shared.node_labels import NODE_NAME_LABEL
 
@@ -49,6 +50,11 @@ class Template:
             return self.name
         return f"{self.name}-{ordinal}" if self.kind == "StatefulSet" else f"{self.name}-{ordinal + 1}"
 
+    @cached_property
+    def identity(self) -> tuple:
+        """What the pods of this template are made of (``Placement.pod``'s cache key)."""
+        return self.workload, self.namespace, tuple(sorted(self.labels.items())), self.ports, self.host_network
+
     def allows(self, node: Node) -> bool:
         return all(node.name == v if k == NODE_NAME_LABEL else True for k, v in self.node_selector.items())
 
@@ -68,9 +74,16 @@ class Pod:
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    @property
+    # Cached on the pod (Placement.pod hands out the same pod for every walk that places it): every
+    # NetworkPolicy hop asks for them. Read them, never change them.
+    @cached_property
     def named_ports(self) -> dict[str, int]:
         return {name: port for name, _, port, _ in self.ports if name}
+
+    @cached_property
+    def endpoint(self) -> Endpoint:
+        """The pod as NetworkPolicy sees it."""
+        return Endpoint(self.ref, str(self.ip), self.namespace, self.labels, ports=self.named_ports)
 
     def listener(self, protocol: str, port: int) -> str | None:
         """The container listening on ``protocol``/``port`` (None if no container declares it)."""
@@ -110,6 +123,9 @@ class Placement:
         self.model = model
         self.templates = {t.workload: t for t in templates(model)}
         self._taken: dict[str, set[IPv4Address]] = {n: set() for n in model.nodes}
+        # pod()'s answers: the flows place the same few pods on the same nodes for every walk, and a pod that
+        # is the same object each time keeps what is cached on it (its NetworkPolicy endpoint, its ports).
+        self._made: dict[tuple, Pod] = {}
         self.pods: list[Pod] = self._place()
 
     def _place(self) -> list[Pod]:
@@ -144,6 +160,11 @@ class Placement:
     def pod(self, t: Template, node: Node, ordinal: int = 0, avoid: Iterable[IPv4Address] = ()) -> Pod:
         """A pod of ``t`` on ``node``: hostNetwork pods have the node's address; the others the lowest of the
         node's block that the placed pods, the tunnel and ``avoid`` leave free."""
+        avoid = tuple(avoid)
+        key = (t.identity, node.name, node.ip, node.pod_cidr, node.tunnel_ip, ordinal, avoid)  # all it reads
+        made = self._made.get(key)
+        if made is not None:
+            return made
         address = node.ip
         if not t.host_network:
             avoid = set(avoid) | {node.pod_cidr.network_address, node.tunnel_ip}
@@ -152,10 +173,13 @@ class Placement:
             first = next(free)
             # the lowest free address no placed pod holds, else the lowest free one
             address = first if first not in taken else next((a for a in free if a not in taken), first)
-        return Pod(t.pod_name(ordinal), t.namespace, t.labels, node.name, address, t.ports, t.host_network, t.workload)
+        made = self._made[key] = Pod(t.pod_name(ordinal), t.namespace, t.labels, node.name, address, t.ports,
+                                     t.host_network, t.workload)
+        return made
 
     def _record(self, pod: Pod) -> Pod:
         self._taken.setdefault(pod.node, set()).add(pod.ip)
+        self._made.clear()  # the free addresses changed
         return pod
 
     def of(self, workload: str) -> list[Pod]:

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from operator import attrgetter
 from ipaddress import IPv4Address
 
-from k8snet.app.policy_eval import Endpoint, admitting
+from k8snet.app.policy_eval import Endpoint, admitted, isolating
 
 from . import facts
 from .model import Interface, Model, Node, ip
-from .placement import Placement, Pod
+from .placement import Placement, Pod, by_ip
 
 LINK_LOCAL = ipaddress.IPv4Network("169.254.0.0/16")
 EPHEMERAL_PORT = 32768  # a reply's destination port: the first of Linux's ip_local_port_range
@@ -42,6 +43,9 @@ class Hop:
 
     def __str__(self) -> str:
         return f"{'pass' if self.ok else 'deny'} at {self.at}: {self.note}"
+
+
+_OK = attrgetter("ok")
 
 
 class Blocked(Exception):
@@ -64,7 +68,7 @@ class Trace:
 
     @property
     def allowed(self) -> bool:
-        return bool(self.hops) and all(h.ok for h in self.hops)
+        return bool(self.hops) and all(map(_OK, self.hops))  # map: asked for every case, many times
 
     @property
     def decisive(self) -> Hop:
@@ -84,6 +88,11 @@ class Packet:
     @property
     def what(self) -> str:
         return _proto_port(self.proto, self.port)
+
+    def replace(self, **changes) -> Packet:
+        """``dataclasses.replace``, without its look at every field on each call: a walk copies its packet at
+        most hops."""
+        return type(self)(**{**self.__dict__, **changes})
 
 
 def _proto_port(proto: str, port: int | None) -> str:
@@ -133,6 +142,17 @@ class Walker:
         self.services = Services(model)
         self.policies = model.policies()
         self.mode = model.kube_proxy_mode
+        # The placement's pods by address, indexed once: every walk knows them, and lays its own over a copy.
+        self._placed_by_ip = by_ip(placement.pods)
+        self._replays: dict[tuple, tuple] = {}  # see _replay
+        # Only a pod's own namespace's policies select it: isolating() is handed those alone (in their order).
+        self._policies_in: dict[str, list[dict]] = {}
+        for p in self.policies:
+            self._policies_in.setdefault(p["metadata"].get("namespace", "default"), []).append(p)
+        self._policy_namespaces = {p["metadata"].get("namespace") for p in self.policies}
+        self._isolation: dict[tuple[int, str], tuple[Pod, list[dict]]] = {}  # see _isolating
+        self._address_endpoints: dict[IPv4Address | None, Endpoint] = {}  # a peer outside the pod network
+        self._backends: dict[str, list[Pod]] = {}  # a Service's selected placed pods, by namespace/name
 
     # --- entry points ---------------------------------------------------------------------------------
 
@@ -171,7 +191,7 @@ class Walker:
                 t.deny(f"internet gateway {igw.id}", f"{dst} is no public address of an interface in the VPC: "
                        "the gateway routes in only to public addresses it maps to an ENI")
             t.ok(f"internet gateway {igw.id}", f"{dst} is {target.id}'s public address -> {target.ip}")
-            inner = replace(pkt, dst=target.ip)
+            inner = pkt.replace(dst=target.ip)
             self._receive(t, target, inner, None)
             self._arrive(t, target, inner, None)
         return self._run(go, pods)
@@ -207,8 +227,10 @@ class Walker:
         return self._run(go, pods, endpoint)
 
     def _run(self, go, pods: Iterable[Pod], *more) -> Trace:
-        known = (*self.placement.pods, *pods, *(p for p in more if isinstance(p, Pod)))
-        self.pods_by_ip = {p.ip: p for p in known if not p.host_network}
+        extra = [*pods, *(p for p in more if isinstance(p, Pod))]
+        self.pods_by_ip = self._placed_by_ip
+        if extra:
+            self.pods_by_ip = {**self._placed_by_ip, **by_ip(extra)}
         t = Trace(list(self.prelude))
         self.prelude = ()
         if not t.allowed and t.hops:
@@ -225,7 +247,7 @@ class Walker:
         node = self.m.nodes[pod.node]
         if pod.host_network:
             t.ok(f"{pod.ref} on {node.name}", f"sends {pkt.what} to {pkt.dst} from the node's network")
-            self._host_sends(t, node, replace(pkt, src=None, src_pod=None), endpoint)
+            self._host_sends(t, node, pkt.replace(src=None, src_pod=None), endpoint)
             return
         t.ok(f"{pod.ref} on {node.name}", f"sends {pkt.what} from {pod.ip} to {pkt.dst}")
         local = self._node_local_dns(node, pkt)
@@ -236,7 +258,7 @@ class Walker:
         self._route(t, node, pkt, endpoint)
 
     def _host_sends(self, t: Trace, node: Node, pkt: Packet, endpoint) -> None:
-        pkt = replace(pkt, host=node.name)
+        pkt = pkt.replace(host=node.name)
         if self._node_local_dns(node, pkt) is None:
             pkt, _ = self._service(t, node, pkt, endpoint)
         self._route(t, node, pkt, endpoint)
@@ -256,7 +278,7 @@ class Walker:
             if target is None:
                 t.deny(at, "default/kubernetes has no endpoints")
             t.ok(at, f"ClusterIP default/kubernetes {pkt.dst}:{pkt.port} -> the API server at {target.ip}:{pkt.port}")
-            return replace(pkt, dst=target.ip), None
+            return pkt.replace(dst=target.ip), None
         hit = self.services.cluster_ip.get((pkt.dst, pkt.proto, pkt.port))
         if hit is None:
             return pkt, None
@@ -265,14 +287,17 @@ class Walker:
         target = self._target_port(t, at, svc, port, pod)
         via = "IPVS virtual server on kube-ipvs0" if self.mode == "ipvs" else "KUBE-SERVICES DNAT"
         t.ok(at, f"ClusterIP {svc_ref(svc)} {pkt.dst}:{pkt.port} -> {pod.ref} {pod.ip}:{target} ({via})")
-        return replace(pkt, dst=pod.ip, port=target), pod
+        return pkt.replace(dst=pod.ip, port=target), pod
 
     def _pick(self, t: Trace, at: str, node: Node, svc: Mapping, endpoint) -> Pod:
-        candidates = [p for p in self.placement.pods if _selects(svc, p)]
         if isinstance(endpoint, Pod):
             if not _selects(svc, endpoint):
                 t.deny(at, f"{endpoint.ref} is no endpoint of {svc_ref(svc)}")
             return endpoint
+        ref = svc_ref(svc)
+        candidates = self._backends.get(ref)
+        if candidates is None:
+            candidates = self._backends[ref] = [p for p in self.placement.pods if _selects(svc, p)]
         if not candidates:
             t.deny(at, f"{svc_ref(svc)} has no endpoints: its selector matches no pod")
         return next((p for p in candidates if p.node == node.name), candidates[0])
@@ -289,10 +314,10 @@ class Walker:
         """The node's routing decision for a packet from one of its pods or from itself."""
         m, dst, at = self.m, pkt.dst, f"routing on {node.name}"
         if dst in node.pod_cidr and dst != node.tunnel_ip:
-            self._to_pod(t, node, replace(pkt, src=pkt.src or node.ip), endpoint)
+            self._to_pod(t, node, pkt.replace(src=pkt.src or node.ip), endpoint)
             return
         if dst == node.ip or self._node_local_dns(node, pkt) is not None:
-            self._at_node(t, node, replace(pkt, src=pkt.src or node.ip), endpoint)
+            self._at_node(t, node, pkt.replace(src=pkt.src or node.ip), endpoint)
             return
         if dst in LINK_LOCAL:
             t.deny(at, f"{dst} is link-local and nothing on {node.name} holds it")
@@ -304,7 +329,7 @@ class Walker:
                 proto, port, device = facts.TUNNELS[(m.cni.kind, m.cni.encapsulation)]
                 if pkt.src is None:
                     t.ok(at, f"source {node.tunnel_ip}: " + facts.TUNNEL_SOURCE_NOTE.format(device=device))
-                inner = replace(pkt, src=pkt.src or node.tunnel_ip)
+                inner = pkt.replace(src=pkt.src or node.tunnel_ip)
                 t.ok(at, f"{dst} via {device} to {owner.name} {owner.ip}: encapsulated in {_proto_port(proto, port)}")
                 outer = Packet(node.ip, owner.ip, proto, port)
                 arrived = self._vpc(t, m.interfaces[node.interface], outer)
@@ -315,15 +340,15 @@ class Walker:
                 return
             if pkt.src is None:
                 t.ok(at, f"source {node.ip}: the address of eth0, the interface the packet leaves by")
-            pkt = replace(pkt, src=pkt.src or node.ip)
+            pkt = pkt.replace(src=pkt.src or node.ip)
             t.ok(at, f"{dst} leaves by eth0 for the VPC router (no tunnel: the VPC routes pod blocks)")
         elif pkt.src is not None and pkt.src_pod is not None and m.in_pod_network(pkt.src):
             if m.cni.nat_outgoing:
                 t.ok(at, f"{'natOutgoing' if m.cni.kind == 'calico' else 'ip-masq'}: source {pkt.src} -> "
                      f"{node.ip} ({dst} is outside every pod block)")
-                pkt = replace(pkt, src=node.ip, src_pod=None)
+                pkt = pkt.replace(src=node.ip, src_pod=None)
         else:
-            pkt = replace(pkt, src=pkt.src or node.ip)
+            pkt = pkt.replace(src=pkt.src or node.ip)
         self._arrive(t, self._vpc(t, m.interfaces[node.interface], pkt), pkt, endpoint)
 
     def _at_node(self, t: Trace, node: Node, pkt: Packet, endpoint) -> None:
@@ -348,7 +373,7 @@ class Walker:
         note = f"NodePort {svc_ref(svc)} {pkt.port} -> {pod.ref} {pod.ip}:{target} on {pod.node}"
         if policy == "Local":
             t.ok(at, note + " (externalTrafficPolicy Local: the source is kept)")
-            self._route(t, node, replace(pkt, dst=pod.ip, port=target), pod)
+            self._route(t, node, pkt.replace(dst=pod.ip, port=target), pod)
             return
         t.ok(at, note + ", masqueraded (externalTrafficPolicy Cluster)")
         # Masqueraded, but still forwarded traffic unless a process on this node sent it (the own-node rule
@@ -375,7 +400,7 @@ class Walker:
         where a Pod is running is always allowed", kubernetes.io NetworkPolicy), and Calico allows every
         connection from host processes to the workloads on that host (projectcalico/calico#4469, "Protect
         hosts"); a policy engine filtering forwarded pod traffic (flannel's netpol) never sees it either."""
-        if pod.host_network or not any(p["metadata"].get("namespace") == pod.namespace for p in self.policies):
+        if pod.host_network or pod.namespace not in self._policy_namespaces:
             return
         t.ok(f"NetworkPolicy ingress of {pod.ref}", f"{pkt.what} from its own node {pkt.src}: always allowed "
              "(Kubernetes admits a pod's own node whatever the policies)")
@@ -390,26 +415,48 @@ class Walker:
 
     def _endpoint_of(self, address: IPv4Address | None) -> Pod | Endpoint:
         pod = self.pods_by_ip.get(address)
-        return pod if pod is not None else Endpoint(str(address), str(address))
+        if pod is not None:
+            return pod
+        endpoint = self._address_endpoints.get(address)
+        if endpoint is None:
+            endpoint = self._address_endpoints[address] = Endpoint(str(address), str(address))
+        return endpoint
 
     def _policy(self, t: Trace, direction: str, pod: Pod, other, pkt: Packet) -> None:
         if pod.host_network:
             return  # NetworkPolicy does not apply to hostNetwork pods
+        # The same pods (Placement.pod hands out one object per placement) meet again in many walks.
+        self._replay(t, ("policy", direction, id(pod), id(other), pkt.proto, pkt.port),
+                     lambda walked: self._admit(walked, direction, pod, other, pkt), pod, other)
+
+    def _admit(self, t: Trace, direction: str, pod: Pod, other, pkt: Packet) -> None:
         at = f"NetworkPolicy {direction.lower()} of {pod.ref}"
         peer = _as_endpoint(other)
         if not self.m.cni.enforces_policy:
-            if any(p["metadata"].get("namespace") == pod.namespace for p in self.policies):
+            if pod.namespace in self._policy_namespaces:
                 t.ok(at, f"not enforced: {self.m.cni.kind} runs no policy engine")
             return
-        target = _as_endpoint(pod) if direction == "Ingress" else peer
-        rules = admitting(self.policies, _as_endpoint(pod), peer, pkt.port or 0, pkt.proto.upper(), direction, target)
-        if rules is None:
+        me = _as_endpoint(pod)
+        selecting = self._isolating(pod, me, direction)
+        if not selecting:
             return  # no policy isolates the pod in this direction
+        target = me if direction == "Ingress" else peer
+        rules = admitted(selecting, me, peer, pkt.port or 0, pkt.proto.upper(), direction, target)
         word = "from" if direction == "Ingress" else "to"
         if not rules:
             t.deny(at, f"no policy admits {pkt.what} {word} {peer.ip}" + (f" ({peer.name})" if peer.is_pod else ""))
         t.ok(at, f"{', '.join(f'{name}[{i}]' for name, i in rules)} admits {pkt.what} {word} {peer.ip}",
              [f"netpol:{name}:{direction.lower()}:{i}" for name, i in rules])
+
+    def _isolating(self, pod: Pod, endpoint: Endpoint, direction: str) -> list[dict]:
+        """The policies isolating ``pod`` in ``direction`` (policy_eval.isolating over its namespace's), kept per
+        pod object: the placement hands out the same pod to every walk that places it. An entry holds its pod,
+        so no other object takes that id while it is kept."""
+        key = (id(pod), direction)
+        kept = self._isolation.get(key)
+        if kept is None:
+            kept = self._isolation[key] = (pod, isolating(self._policies_in.get(pod.namespace, ()), endpoint, direction))
+        return kept[1]
 
     # --- the VPC --------------------------------------------------------------------------------------
 
@@ -422,7 +469,32 @@ class Walker:
     def _vpc(self, t: Trace, src: Interface, pkt: Packet, on_behalf: bool = False) -> Interface:
         """From ``src`` across the VPC to the interface the route table delivers to (returned). ``on_behalf``:
         an AWS service sending with its client's address (NLB client IP preservation), which also carries
-        the reply back itself."""
+        the reply back itself. The crossing reads the packet's addresses, protocol and port and the model
+        alone: walked once per walker (at 7 nodes, ~1,000 crossings are 140 different ones), then replayed."""
+        return self._replay(t, ("vpc", src.id, pkt.src, pkt.dst, pkt.proto, pkt.port, on_behalf),
+                            lambda walked: self._cross(walked, src, pkt, on_behalf))
+
+    def _replay(self, t: Trace, key: tuple, walk, *held):
+        """``walk(trace)`` once per ``key`` on this walker, then its hops (frozen) and its outcome, what it
+        returned or where it was blocked, again for every walk that makes the same step. For steps that
+        depend on the key and the model alone. ``held``: objects the key names by id(), kept alive with the
+        entry so that no other object takes the id."""
+        kept = self._replays.get(key)
+        if kept is None:
+            walked = Trace()
+            try:
+                value, blocked = walk(walked), False
+            except Blocked:
+                value, blocked = None, True
+            kept = (tuple(walked.hops), value, blocked, held)
+            self._replays[key] = kept
+        hops, value, blocked, _ = kept
+        t.hops.extend(hops)
+        if blocked:
+            raise Blocked(hops[-1])
+        return value
+
+    def _cross(self, t: Trace, src: Interface, pkt: Packet, on_behalf: bool) -> Interface:
         m, who = self.m, self.label(src)
         subnet = m.subnets[src.subnet]
         if src.groups:
@@ -566,4 +638,6 @@ def _protocol_matches(rule: str, proto: str) -> bool:
 def _as_endpoint(x) -> Endpoint:
     if isinstance(x, Endpoint):
         return x
+    if isinstance(x, Pod):
+        return x.endpoint
     return Endpoint(x.ref, str(x.ip), x.namespace, x.labels, ports=x.named_ports)

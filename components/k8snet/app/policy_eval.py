@@ -96,17 +96,29 @@ def admitting(policies: Iterable[Mapping], pod: Endpoint, other: Endpoint, port:
               direction: str, target: Endpoint) -> list[tuple[str, int]] | None:
     """The rules of the policies isolating ``pod`` in ``direction`` ("Ingress"/"Egress") that admit
     ``other`` on the port, as (``<namespace>/<policy>``, rule index); None when no policy isolates it."""
-    types_key, rules_key, peers_key = direction, direction.lower(), "from" if direction == "Ingress" else "to"
+    selecting = isolating(policies, pod, direction)
+    if not selecting:
+        return None  # not isolated in this direction
+    return admitted(selecting, pod, other, port, protocol, direction, target)
+
+
+def isolating(policies: Iterable[Mapping], pod: Endpoint, direction: str) -> list[Mapping]:
+    """The policies that select ``pod`` and list ``direction`` in their policyTypes."""
     selecting = []
     for pol in policies:
         meta, spec = pol["metadata"], pol["spec"]
         if meta.get("namespace", "default") != pod.namespace or not _selects(spec.get("podSelector") or {}, pod.labels):
             continue
         types = spec.get("policyTypes") or (["Ingress", "Egress"] if spec.get("egress") else ["Ingress"])
-        if types_key in types:
+        if direction in types:
             selecting.append(pol)
-    if not selecting:
-        return None  # not isolated in this direction
+    return selecting
+
+
+def admitted(selecting: Iterable[Mapping], pod: Endpoint, other: Endpoint, port: int, protocol: str,
+             direction: str, target: Endpoint) -> list[tuple[str, int]]:
+    """``admitting`` over the policies ``isolating`` found (for a caller that keeps them per pod)."""
+    rules_key, peers_key = direction.lower(), "from" if direction == "Ingress" else "to"
     found = []
     for pol in selecting:
         for index, rule in enumerate(pol["spec"].get(rules_key) or []):
