@@ -240,6 +240,21 @@ def dev_stack(stack_run):
 
 
 @pytest.fixture(scope="session")
+def dev_preview():
+    """`python -m offline --cwd ROOT` (the dev preview), run once for the tests that read what it prints:
+    (exit status, stdout). Its own engine run, as the CLI makes it (not a shared one)."""
+    import contextlib
+    import io
+
+    from offline.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["--cwd", str(ROOT)])
+    return status, out.getvalue()
+
+
+@pytest.fixture(scope="session")
 def dev_records(stack_run):
     """The dev stack's RunResult (the shared run of `stack_run`), for tests that read only what it recorded
     (resources, inputs, dependencies, exports), not the simulated AWS it left behind."""
