@@ -13,11 +13,13 @@ Engine runs are what the suite spends its time on; ask for the cheapest one that
 - `run_copy(config=None, ...)`: a private copy of that configuration's shared run (`engine.fork()`: its records,
   AWS and API server copied, ~20 ms instead of a 0.3 s run), for tests that change what they read (take a tag
   off, break a role); closed when the test ends.
+- `dev_preview`: what `python -m offline` prints for the dev stack (exit status, stdout), run once for the tests
+  that read the CLI's own output.
 - `run_stack(config=None, ...)`: a run of the test's own, for tests that need the program to run again (a fresh
   AWS, or two runs of one configuration compared); closed when the test ends (or at its next call).
 
 A new test that only reads a run uses `stack_run` (or `dev_stack`); it costs nothing when its configuration
-already ran.
+already ran on its worker (RUN_HOMES keeps the tests of a configuration on one).
 """
 
 from __future__ import annotations
