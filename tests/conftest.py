@@ -13,11 +13,13 @@ Engine runs are what the suite spends its time on; ask for the cheapest one that
 - `run_copy(config=None, ...)`: a private copy of that configuration's shared run (`engine.fork()`: its records,
   AWS and API server copied, ~20 ms instead of a 0.3 s run), for tests that change what they read (take a tag
   off, break a role); closed when the test ends.
+- `dev_preview`: what `python -m offline` prints for the dev stack (exit status, stdout), run once for the tests
+  that read the CLI's own output.
 - `run_stack(config=None, ...)`: a run of the test's own, for tests that need the program to run again (a fresh
   AWS, or two runs of one configuration compared); closed when the test ends (or at its next call).
 
 A new test that only reads a run uses `stack_run` (or `dev_stack`); it costs nothing when its configuration
-already ran.
+already ran on its worker (RUN_HOMES keeps the tests of a configuration on one).
 """
 
 from __future__ import annotations
@@ -65,6 +67,23 @@ SHARED_FIXTURE_GROUPS = {
     "long-lifecycle": ("test_lifecycle.py",),
 }
 
+# Tests that read the same shared runs (tests/shared_runs.py: one per configuration per worker), kept on one worker
+# so that each configuration runs once: home i goes to worker i (mod the number of workers), before that worker's
+# other tests. Its units still go one by one (a test, a file, a group above), so the unhomed tests even out the
+# workers' ends, and a worker with nothing else to do takes another home's (one run made twice, not an idle core).
+# An entry names a group above, a test file, or a test (file::name, every parametrization).
+RUN_HOMES = (
+    # The flow models' modes (tests/flows_models.py MODES: calico with vxlan or IPIP and node-local-dns, flannel with
+    # ipvs and node-local-dns, flannel-vxlan); the example app's probe; the CLI's dev preview (`dev_preview`).
+    ("dataplane-tunnels", "long-dataplane-differential", "long-flows-mutations", "test_flows.py", "test_data_path.py",
+     "test_example_app.py", "test_cli.py::test_dev_preview_prints_tree_and_node_table"),
+    # SCAN_VARIANTS (flannel, vxlan, ipvs with node-local-dns), node-local-dns alone, calico with IPIP, the policy
+    # pack's bases. flannel-vxlan (the pack's, the CNI tests') is a flow mode too: the one run made on both workers.
+    ("variant-records", "policy-pack", "test_cluster.py", "test_cni_wiring.py", "test_identity.py", "test_dns_stack.py",
+     "test_urn_snapshot.py", "test_lb_controller.py::test_fail_closed_webhooks_order_what_they_intercept",
+     "test_network.py::test_overlay_has_no_pod_routes"),
+)
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
@@ -91,10 +110,35 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     group_of = {f"tests/{name}": group for group, names in SHARED_FIXTURE_GROUPS.items() for name in names}
+    home_of = {entry if entry in SHARED_FIXTURE_GROUPS else f"tests/{entry}": home
+               for home, entries in enumerate(RUN_HOMES) for entry in entries}
+    homes: dict[str, int | None] = {}  # scope -> its home's worker
 
     class SharedFixtureScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return group_of.get(nodeid.split("::", 1)[0], nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            """The next unit of this worker's home, else the next unhomed one, else the next of another home (xdist
+            takes the queue's first; the queue is in xdist's order, the units with the most tests first)."""
+            worker = node.gateway.id.removeprefix("gw")
+            best = None
+            for scope in self.workqueue:
+                home = self._home(scope)
+                rank = 0 if str(home) == worker else 1 if home is None else 2
+                if best is None or rank < best[0]:
+                    best = (rank, scope)
+                    if rank == 0:
+                        break
+            self.workqueue.move_to_end(best[1], last=False)
+            super()._assign_work_unit(node)
+
+        def _home(self, scope: str) -> int | None:
+            if scope not in homes:
+                test = scope.split("[", 1)[0]  # a test's every parametrization
+                home = next((home_of[key] for key in (scope, test, test.split("::", 1)[0]) if key in home_of), None)
+                homes[scope] = None if home is None else home % self.numnodes
+            return homes[scope]
 
     return SharedFixtureScheduling(config, log)
 
@@ -237,6 +281,21 @@ def dev_stack(stack_run):
     result, engine = stack_run()
     assert result.ok, result.error
     return result, engine
+
+
+@pytest.fixture(scope="session")
+def dev_preview():
+    """`python -m offline --cwd ROOT` (the dev preview), run once for the tests that read what it prints:
+    (exit status, stdout). Its own engine run, as the CLI makes it (not a shared one)."""
+    import contextlib
+    import io
+
+    from offline.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["--cwd", str(ROOT)])
+    return status, out.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ from tests.conftest import ROOT, probe_project
 GOLDEN = ROOT / "tests" / "fixtures" / "preview-dev.txt"
 
 
-def test_dev_preview_prints_tree_and_node_table(capsys):
-    assert main(["--cwd", str(ROOT)]) == 0
-    out = capsys.readouterr().out
+def test_dev_preview_prints_tree_and_node_table(dev_preview):
+    status, out = dev_preview  # `main(["--cwd", str(ROOT)])`, its stdout (tests/test_flows.py reads it too)
+    assert status == 0
     golden = GOLDEN.read_text()
     assert out == golden, "the dev preview changed; if meant, regenerate (module docstring):\n" + "".join(
         difflib.unified_diff(golden.splitlines(True), out.splitlines(True), str(GOLDEN.name), "python -m offline"))

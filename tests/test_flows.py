@@ -13,13 +13,12 @@ from dataclasses import replace
 
 import pytest
 
-from offline.__main__ import _flows, main
+from offline.__main__ import _flows
 from offline.flows import verify
 from offline.flows.explain import BadPath, explain
 from offline.flows.model import NaclEntry, NetworkAcl
 from offline.flows.placement import Placement
 from offline.flows.walk import Walker
-from tests.conftest import ROOT
 from tests.flows_models import LB_FORWARDS, MODES, failing, model, with_pre_fix_rules
 
 
@@ -184,9 +183,8 @@ def test_explain_walks_one_path_hop_by_hop():
         explain(m, "webapp@node9", "mysql-0")
 
 
-def test_preview_prints_the_flow_table(capsys):
-    status = main(["--cwd", str(ROOT)])
-    out = capsys.readouterr().out
+def test_preview_prints_the_flow_table(dev_preview):
+    status, out = dev_preview  # `main(["--cwd", str(ROOT)])`, its stdout (tests/test_cli.py reads it too)
     section = out.split("\nFlows (", 1)[1].split("\n\n", 1)[0]
     rows = {line.split("  ")[0]: line for line in section.splitlines()[2:]}
     assert "calico, no encapsulation, kube-proxy iptables, node-local-dns off; 3 nodes" in section

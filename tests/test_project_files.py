@@ -54,12 +54,23 @@ def test_readme_documents_every_config_key_and_the_two_commands():
 
 
 def test_the_suites_worker_groups_name_test_files_that_exist():
-    """A renamed file would silently leave its group (tests/conftest.py SHARED_FIXTURE_GROUPS): its shared fixture
-    would then be made once per xdist worker again."""
-    from tests.conftest import SHARED_FIXTURE_GROUPS
+    """A renamed file or test would silently leave its group or home (tests/conftest.py SHARED_FIXTURE_GROUPS,
+    RUN_HOMES): its shared fixture or runs would then be made once per xdist worker again."""
+    from tests.conftest import RUN_HOMES, SHARED_FIXTURE_GROUPS
 
     listed = [name for names in SHARED_FIXTURE_GROUPS.values() for name in names]
     assert len(listed) == len(set(listed))
     assert [name for name in listed if not (ROOT / "tests" / name).is_file()] == []
+    # RUN_HOMES: a group, a file, or a test (file::name) defined in that file; each in one home only.
+    homed = [entry for entries in RUN_HOMES for entry in entries]
+    assert len(homed) == len(set(homed))
+    missing = []
+    for entry in homed:
+        name, _, test = entry.partition("::")
+        path = ROOT / "tests" / name
+        if entry not in SHARED_FIXTURE_GROUPS and not (path.is_file() and (
+                not test or f"\ndef {test}(" in path.read_text())):
+            missing.append(entry)
+    assert missing == []
     dev = (ROOT / "requirements-dev.txt").read_text()
     assert "\npytest-xdist==" in dev and "\nexecnet==" in dev
