@@ -71,7 +71,8 @@ SHARED_FIXTURE_GROUPS = {
 # so that each configuration runs once: home i goes to worker i (mod the number of workers), before that worker's
 # other tests. Its units still go one by one (a test, a file, a group above), so the unhomed tests even out the
 # workers' ends, and a worker with nothing else to do takes another home's (one run made twice, not an idle core).
-# An entry names a group above, a test file, or a test (file::name, every parametrization).
+# Workers beyond the homes (4 cores) take units in xdist's order. An entry names a group above, a test file, or a
+# test (file::name, every parametrization).
 RUN_HOMES = (
     # The flow models' modes (tests/flows_models.py MODES: calico with vxlan or IPIP and node-local-dns, flannel with
     # ipvs and node-local-dns, flannel-vxlan); the example app's probe; the CLI's dev preview (`dev_preview`).
@@ -120,8 +121,11 @@ def pytest_xdist_make_scheduler(config, log):
 
         def _assign_work_unit(self, node) -> None:
             """The next unit of this worker's home, else the next unhomed one, else the next of another home (xdist
-            takes the queue's first; the queue is in xdist's order, the units with the most tests first)."""
+            takes the queue's first; the queue is in xdist's order, the units with the most tests first). A worker
+            with no home (more workers than homes) takes the queue's first: the homes' big units are shared out."""
             worker = node.gateway.id.removeprefix("gw")
+            if not worker.isdigit() or int(worker) >= len(RUN_HOMES):
+                return super()._assign_work_unit(node)
             best = None
             for scope in self.workqueue:
                 home = self._home(scope)
