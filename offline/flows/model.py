@@ -13,17 +13,18 @@ from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv4Network
 
 
-class Address(IPv4Address):
-    """An IPv4 address that keeps its text and hash: a verification formats and looks up the same few dozen
-    addresses hundreds of thousands of times (hop notes, Hop.uses keys, dicts by address), and ipaddress
-    computes both anew on every call. Equal to, hashed and printed like the IPv4Address it stands for."""
+class _Kept:
+    """Text and hash computed once, at creation: a verification formats and looks up the same few dozen addresses
+    and networks hundreds of thousands of times (hop notes, Hop.uses keys, dicts by address, route keys), and
+    ipaddress computes both anew on every call. Printed (repr included), hashed and equal like the ipaddress
+    object it stands for (``_kind``)."""
 
-    __slots__ = ("_text", "_hash")
+    __slots__ = ()
+    _kind: type
 
-    def __init__(self, address):
-        super().__init__(address)
-        self._text = IPv4Address.__str__(self)
-        self._hash = IPv4Address.__hash__(self)
+    def _keep(self) -> None:
+        self._text = self._kind.__str__(self)
+        self._hash = self._kind.__hash__(self)
 
     def __str__(self) -> str:
         return self._text
@@ -35,33 +36,28 @@ class Address(IPv4Address):
         return self._hash
 
     def __repr__(self) -> str:
-        return f"IPv4Address({self._text!r})"
+        return f"{self._kind.__name__}({self._text!r})"
 
 
-class Network(IPv4Network):
-    """An IPv4 network that keeps its text and hash (route keys and hop notes print route destinations and pod
-    blocks on every walk), whose addresses are ``Address``es. Equal to, hashed and printed like the
-    IPv4Network it stands for."""
+class Address(_Kept, IPv4Address):
+    __slots__ = ("_text", "_hash")
+    _kind = IPv4Address
 
+    def __init__(self, address):
+        super().__init__(address)
+        self._keep()
+
+
+class Network(_Kept, IPv4Network):
+    """Its addresses (network and broadcast address, hosts, items) are ``Address``es."""
+
+    _kind = IPv4Network
     _address_class = Address  # what ipaddress makes its broadcast address, hosts and items of
 
     def __init__(self, address, strict: bool = True):
         super().__init__(address, strict)
         self.network_address = Address(self.network_address)
-        self._text = IPv4Network.__str__(self)
-        self._hash = IPv4Network.__hash__(self)
-
-    def __str__(self) -> str:
-        return self._text
-
-    def __format__(self, spec: str) -> str:
-        return self._text if not spec else super().__format__(spec)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __repr__(self) -> str:
-        return f"IPv4Network({self._text!r})"
+        self._keep()
 
 
 def ip(text) -> Address:
