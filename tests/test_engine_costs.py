@@ -73,7 +73,8 @@ def test_a_run_restores_the_collector_thresholds():
 
 def test_a_registrations_stack_trace_is_the_sdks():
     """The engine's stack trace (sdk_speedups) is the SDK's, frame for frame: the callers of the third __init__ from
-    the top (the concrete resource's constructor), file URIs (none for a file name that has none) and lines."""
+    the top (the concrete resource's constructor), file URIs (none for a file name that has none) and lines, also
+    when the message is one kept from an earlier registration."""
     class Resource:
         def __init__(self):
             self.traces = (sdk_speedups.SDK_GET_STACK_TRACE(), sdk_speedups.get_stack_trace())
@@ -88,6 +89,9 @@ def test_a_registrations_stack_trace_is_the_sdks():
 
     sdk, ours = Concrete().traces
     assert ours == sdk and len(ours.frames) > 5
+    again = [Concrete().traces for _ in range(2)]  # a kept message: one per stack of callers' lines
+    assert again[0] == again[1] and again[0][1] is again[1][1]
+    assert again[0][1] == again[0][0] and again[0][1] != ours  # this line, not the one above
     sdk, ours = eval("Concrete().traces", {"Concrete": Concrete})  # a frame whose file is "<string>": no URI
     assert ours == sdk and not ours.frames[0].HasField("pc")
     assert sdk_speedups.SDK_GET_STACK_TRACE() == sdk_speedups.get_stack_trace()  # here: whatever the test runner's stack

@@ -7,6 +7,8 @@ only the cost changes. ``install()`` is idempotent; ``OfflineEngine.__enter__`` 
   display, and turns each frame's file name into a URI through pathlib, for every frame of every registration
   (about a tenth of a dev run, most of it spent on the same few dozen files). The trace holds only file URIs and
   line numbers: the replacement walks the same frames, keeps each file's URI, and builds the same message.
+  Most registrations come from a few call sites under the same callers (a test's, a component's loop), so the
+  message is kept per stack of (file, line) pairs too: the SDK only reads it and copies it into the request.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ def _uri(filename: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
+def _frame(filename: str, lineno: int | None) -> source_pb2.StackFrame:
+    uri = _uri(filename) if filename != "" and lineno is not None else None
+    return source_pb2.StackFrame(pc=None if uri is None else source_pb2.SourcePosition(uri=uri, line=lineno))
+
+
+@lru_cache(maxsize=2048)
+def _trace(callers: tuple[tuple[str, int | None], ...]) -> source_pb2.StackTrace:
+    """The message for these callers (outermost first); never changed after it is made."""
+    return source_pb2.StackTrace(frames=[_frame(filename, lineno) for filename, lineno in reversed(callers)])
+
+
 def get_stack_trace() -> source_pb2.StackTrace:
     """``resource._get_stack_trace``: the frames outside the SDK's resource constructors, innermost first."""
     stack = []
@@ -47,11 +61,7 @@ def get_stack_trace() -> source_pb2.StackTrace:
                 break
     if i < 1:
         return source_pb2.StackTrace()
-    frames = []
-    for filename, lineno, _ in reversed(stack[:i]):
-        uri = _uri(filename) if filename != "" and lineno is not None else None
-        frames.append(source_pb2.StackFrame(pc=None if uri is None else source_pb2.SourcePosition(uri=uri, line=lineno)))
-    return source_pb2.StackTrace(frames=frames)
+    return _trace(tuple((filename, lineno) for filename, lineno, _ in stack[:i]))
 
 
 def install() -> None:
