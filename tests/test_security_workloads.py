@@ -4,6 +4,7 @@ assigner's least privilege, the database's TLS across objects, and the engine's 
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import json
 from ipaddress import ip_network
@@ -174,8 +175,10 @@ def test_the_assigner_gets_a_token_in_its_patch_step_only():
 
 # --- item 7: the database's TLS across objects ---------------------------------------------------------
 
-def _key():
-    return tls_provider.private_key(None, "k", {"algorithm": "RSA", "rsaBits": 2048})[1]["privateKeyPem"]
+@functools.cache
+def _key(role: str) -> str:
+    """One 2048-bit RSA key per role (~50 ms each to generate): "ca", "other-ca" (a second CA's), "server"."""
+    return tls_provider.private_key(None, role, {"algorithm": "RSA", "rsaBits": 2048})[1]["privateKeyPem"]
 
 
 def _ca(key: str, is_ca: bool = True) -> str:
@@ -185,7 +188,7 @@ def _ca(key: str, is_ca: bool = True) -> str:
 
 
 def _server(ca_key: str, ca_cert: str, names: list[str]) -> tuple[str, str]:
-    key = _key()
+    key = _key("server")
     csr = tls_provider.cert_request(None, "r", {"privateKeyPem": key, "dnsNames": names,
                                                 "subject": {"commonName": names[0]}})[1]["certRequestPem"]
     cert = tls_provider.locally_signed_cert(None, "s", {
@@ -200,7 +203,7 @@ def _app_objects(ca_cert: str, cert: str, key: str) -> list[dict]:
 
 def test_the_webapp_verifies_the_certificate_mysqld_serves():
     settings = m.AppSettings()
-    ca_key = _key()
+    ca_key = _key("ca")
     ca_cert = _ca(ca_key)
     cert, key = _server(ca_key, ca_cert, settings.mysql_tls_names)
     assert security.database_tls_problems(_app_objects(ca_cert, cert, key)) == []
@@ -208,7 +211,7 @@ def test_the_webapp_verifies_the_certificate_mysqld_serves():
 
 def test_tls_mistakes_that_would_break_the_webapps_connection_are_caught():
     settings = m.AppSettings()
-    ca_key, other_key = _key(), _key()
+    ca_key, other_key = _key("ca"), _key("other-ca")
     ca_cert, other_ca = _ca(ca_key), _ca(other_key)
     cert, key = _server(other_key, other_ca, settings.mysql_tls_names)  # signed by another CA
     assert any("does not chain" in p for p in security.database_tls_problems(_app_objects(ca_cert, cert, key)))
@@ -229,13 +232,13 @@ def test_the_tls_model_generates_what_the_provider_would():
 
     _, ec_key = tls_provider.private_key(None, "k", {"algorithm": "ECDSA"})
     assert "BEGIN EC PRIVATE KEY" in ec_key["privateKeyPem"] and ec_key["ecdsaCurve"] == "P224"  # its default
-    assert "BEGIN RSA PRIVATE KEY" in _key()  # PKCS#1, as the provider writes RSA keys
+    assert "BEGIN RSA PRIVATE KEY" in _key("ca")  # PKCS#1, as the provider writes RSA keys
     with pytest.raises(tls_provider.TlsRejection, match="algorithm"):
         tls_provider.private_key(None, "k", {"algorithm": "DSA"})
     with pytest.raises(tls_provider.TlsRejection, match="allowed_uses"):
-        tls_provider.self_signed_cert(None, "c", {"privateKeyPem": _key(), "validityPeriodHours": 1,
+        tls_provider.self_signed_cert(None, "c", {"privateKeyPem": _key("ca"), "validityPeriodHours": 1,
                                                   "allowedUses": ["server_auth", "web_serving"]})
-    ca_key = _key()
+    ca_key = _key("ca")
     ca_cert = x509.load_pem_x509_certificate(_ca(ca_key).encode())
     assert ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
