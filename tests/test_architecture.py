@@ -49,34 +49,30 @@ def _module_name(path: Path, root: Path, package: str) -> str:
     return ".".join([package, *parts])
 
 
-def _type_checking_only(tree: ast.AST) -> set[int]:
-    """ids of the import nodes under ``if TYPE_CHECKING:`` (never executed)."""
+@lru_cache(maxsize=None)
+def _import_nodes(path: Path) -> tuple[tuple[ast.Import | ast.ImportFrom, bool], ...]:
+    """A module's import statements, each with whether it sits under ``if TYPE_CHECKING:`` (never executed):
+    one walk of each file for the tests' several graphs (they only read the nodes)."""
+    tree = ast.parse(path.read_text())
     hidden = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             hidden |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
-    return hidden
-
-
-@lru_cache(maxsize=None)
-def _parsed(path: Path) -> ast.Module:
-    """Each module parsed once for the tests' several graphs (they only read the trees)."""
-    return ast.parse(path.read_text())
+    return tuple((node, id(node) in hidden) for node in ast.walk(tree)
+                 if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
 def _imports(path: Path, module: str, runtime_only: bool = False) -> set[str]:
     """Absolute names of what a module imports (relative imports resolved); ``runtime_only`` leaves out the
     imports under ``if TYPE_CHECKING:``."""
-    tree = _parsed(path)
     is_package = path.name == "__init__.py"
-    hidden = _type_checking_only(tree) if runtime_only else set()
     found = set()
-    for node in ast.walk(tree):
-        if id(node) in hidden:
+    for node, type_checking_only in _import_nodes(path):
+        if runtime_only and type_checking_only:
             continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
+        else:
             if node.level:
                 base = module.split(".")
                 base = base if is_package else base[:-1]
