@@ -167,7 +167,7 @@ class Plan:
     def region(self, configured: str) -> str:
         """The stack's region: the one its subnets' zones are in (standard zones are the region's name and a
         letter), else ``configured`` (rules.aws.configured_region: the setting, the stack's aws:region, ...)."""
-        from offline.aws.context import region_problem
+        from offline.aws.partitions import region_problem
 
         zones = {z for s in self.of_type("aws:ec2/subnet:Subnet")
                  if isinstance(z := s.props.get("availabilityZone"), str)}

@@ -11,7 +11,7 @@ from k8snet.dns import corefile
 from k8snet.nodes import nodeadm
 from k8snet.dns import node_local_dns_manifests as m
 from offline.checks import app as app_checks
-from offline.aws.eks import ADDON_SCHEMAS
+from offline.aws.eks_catalog import ADDON_SCHEMAS
 
 
 def _addon(result, name):

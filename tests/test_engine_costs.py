@@ -119,6 +119,27 @@ def test_region_lists_and_partitions_are_what_botocore_finds():
     assert moto.eks.utils.Session().get_available_partitions() == boto3.Session().get_available_partitions()
 
 
+def test_what_the_policy_pack_reads_without_moto_is_what_moto_holds():
+    """offline/aws/partitions.py: the regions moto models (its EC2 backends' list) with botocore's partition and DNS
+    suffix for each, what the engine used to read through moto; offline/aws/instance_types.py: moto's instance-type
+    table, also when read from its data file (the policy pack's process never imports moto)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    from offline.aws import instance_types, partitions
+
+    data = AccountSpecificBackend.get_session()._session.get_component("data_loader").load_data("endpoints")
+    modelled = set(ec2_backends[DEFAULT_ACCOUNT_ID].regions)
+    assert partitions._partitions() == {region: (p["partition"], p["dnsSuffix"]) for p in data["partitions"]
+                                        for region in p["regions"] if region in modelled}
+    assert {"us-east-1", "cn-north-1", "us-gov-west-1"} <= set(partitions._partitions())
+    assert partitions.partition_of("cn-north-1") == ("aws-cn", "amazonaws.com.cn")
+    assert instance_types.table() is INSTANCE_TYPES  # moto's own copy where moto is loaded
+    assert instance_types.read() == INSTANCE_TYPES and len(INSTANCE_TYPES) > 500
+
+
 def test_the_cel_parser_is_cel_pythons_own():
     """offline/kube/admission.py builds cel-python's parser itself (to use Lark's grammar cache): the trees it gives
     are the ones cel-python's own parser gives, and a syntax error is still one."""

@@ -426,7 +426,7 @@ def served_pack(dev_records):
     """The pack booted once as the Pulumi CLI runs it (tests/pack_server.py) and spoken to as the CLI does: its info,
     the analyzer test's probe stack, and the dev stack (AnalyzeStack, then Analyze per resource) with the dev
     stack's config in PULUMI_CONFIG, as the CLI starts a pack for a stack; then stopped. One process for the two
-    tests that read it: its boot (the SDKs, moto, ...) is most of what each cost with a process of its own."""
+    tests that read it: its boot (the SDKs, ...) is most of what each cost with a process of its own."""
     from google.protobuf import empty_pb2
 
     stack, each = analyzer_requests(dev_records)
@@ -481,6 +481,9 @@ def test_the_pack_needs_only_what_its_own_requirements_install(served_pack):
     assert [d for d in dev if d.enforcementLevel == analyzer_pb2.MANDATORY] == [], dev
     assert {"pulumi.policy", "policypack.registry"} <= set(served_pack.imported)  # the record is the pack's
     assert _outside_pack_requirements(served_pack.imported) == {}
+    # moto is installed for its data files only (offline/aws/instance_types.py): loading its code (and boto3, the
+    # mocks' web stack) was ~1 s of every boot.
+    assert [m for m in served_pack.imported if m.split(".")[0] in ("moto", "boto3", "responses", "werkzeug")] == []
 
 
 def test_plain_reads_unknown_values_field_by_field():

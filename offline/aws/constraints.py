@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from moto.moto_api._internal import mock_random
-
 from .rules import AwsRejection
 
 # --- type tokens --------------------------------------------------------------------------------------
@@ -193,7 +191,7 @@ def tags(hi: int, key_max: int, value_max: int, chars: bool, values_reserved: bo
 
 def addon_configuration() -> Rule:
     def test(v, inputs, _p):
-        from .eks import ADDON_SCHEMAS  # the add-on's DescribeAddonConfiguration schema
+        from .eks_catalog import ADDON_SCHEMAS  # the add-on's DescribeAddonConfiguration schema
         import jsonschema
 
         try:
@@ -505,6 +503,10 @@ def autonamed(type_token: str, resource_name: str, inputs: dict) -> dict:
 
 
 def _hex(length: int) -> str:
+    # moto's RNG, seeded per resource by the engine (reproducible names); imported here, where only the engine
+    # comes: the policy pack checks constraints without moto.
+    from moto.moto_api._internal import mock_random
+
     return "".join(mock_random.choice("0123456789abcdef") for _ in range(length))
 
 

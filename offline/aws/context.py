@@ -4,39 +4,14 @@ region's partition, and the EKS state moto does not keep."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.base_backend import AccountSpecificBackend
 from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.moto_api._internal import mock_random
 
+from .partitions import partition_of
 from .rules import AwsRejection
-
-
-@lru_cache(maxsize=1)
-def _partitions() -> dict[str, tuple[str, str]]:
-    """region -> (partition, DNS suffix), from the endpoint data botocore ships (what the SDKs and the
-    provider resolve regions with). moto models the aws, aws-cn and aws-us-gov partitions."""
-    # moto's own (cached) session: its loader parses the 1.3 MB endpoints file once for both uses.
-    data = AccountSpecificBackend.get_session()._session.get_component("data_loader").load_data("endpoints")
-    modelled = set(ec2_backends[DEFAULT_ACCOUNT_ID].regions)
-    return {region: (p["partition"], p["dnsSuffix"]) for p in data["partitions"] for region in p["regions"]
-            if region in modelled}
-
-
-def partition_of(region: str) -> tuple[str, str]:
-    """(partition, DNS suffix) of a region the engine knows."""
-    return _partitions()[region]
-
-
-def region_problem(region: str) -> str | None:
-    """Why the engine cannot simulate ``region`` (the provider would refuse it too), or None."""
-    if region in _partitions():
-        return None
-    return (f"{region!r} is not an AWS region the offline engine knows; use one like us-east-1, eu-west-1 "
-            "or cn-north-1")
 
 
 @dataclass

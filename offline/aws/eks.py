@@ -1,10 +1,6 @@
 """EKS: clusters in moto's backend; access entries and add-ons (which moto 5.2.5 lacks) kept
-here, with the checks EKS makes on create.
-
-Add-on catalog and configuration schemas: what EKS offers, as far as the project has evidence
-(docs/cluster.md lists the sources). The schemas are the parts of
-`aws eks describe-addon-configuration` output the program uses; unknown keys are refused as
-EKS refuses them ("Json schema validation failed").
+here, with the checks EKS makes on create. What EKS offers (versions, add-ons, their configuration
+schemas) is data in offline/aws/eks_catalog.py.
 """
 
 from __future__ import annotations
@@ -16,43 +12,12 @@ from typing import TYPE_CHECKING
 
 from moto.eks.models import eks_backends
 
+from .eks_catalog import ADDON_SCHEMAS, ADDON_VERSIONS, SUPPORTED_VERSIONS
 from .iam import _iam, kms_key_exists
 from .rules import AwsRejection
 
 if TYPE_CHECKING:
     from .context import AwsContext
-
-SUPPORTED_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
-
-ADDON_VERSIONS = {
-    "1.35": {
-        "kube-proxy": {"v1.35.3-eksbuild.2", "v1.35.3-eksbuild.13"},
-        "coredns": {"v1.13.2-eksbuild.4", "v1.14.2-eksbuild.4"},
-        "aws-ebs-csi-driver": {"v1.65.0-eksbuild.1", "v1.66.0-eksbuild.1"},
-    },
-}
-_OBJ = {"type": "object"}
-ADDON_SCHEMAS = {
-    "kube-proxy": {
-        "type": "object", "additionalProperties": False,
-        "properties": {
-            "mode": {"enum": ["iptables", "ipvs"]},
-            "ipvs": {"type": "object", "properties": {"scheduler": {"type": "string"}}, "additionalProperties": False},
-            "resources": _OBJ, "podAnnotations": _OBJ, "podLabels": _OBJ,
-        },
-    },
-    "coredns": {
-        "type": "object", "additionalProperties": False,
-        "properties": {
-            "corefile": {"type": "string"}, "replicaCount": {"type": "integer"}, "computeType": {"type": "string"},
-            "tolerations": {"type": "array"}, "nodeSelector": _OBJ, "affinity": _OBJ, "autoScaling": _OBJ,
-            "podDisruptionBudget": _OBJ, "resources": _OBJ, "topologySpreadConstraints": {"type": "array"},
-            "podAnnotations": _OBJ, "podLabels": _OBJ,
-        },
-    },
-    "aws-ebs-csi-driver": {"type": "object"},
-}
-
 
 def _eks(ctx: AwsContext):
     return eks_backends[ctx.account_id][ctx.region]

@@ -12,14 +12,13 @@
 
 from __future__ import annotations
 
-import fnmatch
-import json
 from typing import TYPE_CHECKING
 
 from moto.kms.models import kms_backends
 from moto.logs.models import logs_backends
 
 from .iam import _iam
+from .key_policy import LOGS_ACTIONS_NEEDED, key_allows_service
 from .rules import AwsRejection
 
 if TYPE_CHECKING:
@@ -27,42 +26,6 @@ if TYPE_CHECKING:
 
 RETENTION_DAYS = {0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                   3288, 3653}
-LOGS_ACTIONS_NEEDED = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:DescribeKey")
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def _allows(statement: dict, action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action, pattern) or pattern == "*" for pattern in _as_list(statement.get("Action")))
-
-
-def _condition_allows(condition: dict | None, context: dict[str, str]) -> bool:
-    """String/ARN Equals/Like conditions over the request context (what a key policy for logs uses)."""
-    for operator, clauses in (condition or {}).items():
-        match = fnmatch.fnmatchcase if operator in ("ArnLike", "StringLike") else (lambda a, b: a == b)
-        if operator not in ("ArnLike", "StringLike", "ArnEquals", "StringEquals"):
-            return False  # not modelled: count it as not granting
-        for key, wanted in clauses.items():
-            if key not in context or not any(match(context[key], w) for w in _as_list(wanted)):
-                return False
-    return True
-
-
-def key_allows_service(policy: str | None, service: str, actions: tuple[str, ...], context: dict[str, str]) -> bool:
-    """Whether a key policy lets ``service`` perform every one of ``actions`` in ``context``. The default key
-    policy (None) grants only the account, never a service."""
-    if not policy:
-        return False
-    statements = json.loads(policy).get("Statement") or []
-    allowed = set()
-    for st in statements:
-        services = _as_list((st.get("Principal") or {}).get("Service") or []) if isinstance(st.get("Principal"), dict) \
-            else []
-        if st.get("Effect") == "Allow" and service in services and _condition_allows(st.get("Condition"), context):
-            allowed |= {a for a in actions if _allows(st, a)}
-    return allowed == set(actions)
 
 
 def log_group(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
@@ -116,21 +79,6 @@ def flow_log(ctx: AwsContext, name: str, inputs: dict) -> tuple[str, dict]:
         raise AwsRejection("InvalidParameterValue", "; ".join(str(f[2]) for f in failed))
     return created[0].id, {**inputs,
                            "arn": f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account_id}:vpc-flow-log/{created[0].id}"}
-
-
-# Elastic Load Balancing's log-delivery account per region, what aws.elb.get_service_account answers
-# (terraform-provider-aws's table, from the ELB user guide "Enable access logs": "Regions available before
-# August 2022"; the China regions from the same table in the AWS China docs). Only the regions this project's
-# tests use are modelled; others fail loudly.
-ELB_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-                "us-west-2": "797873946194", "cn-north-1": "638102146993", "cn-northwest-1": "037604701340"}
-
-
-def elb_service_account(region: str, partition: str) -> dict:
-    if region not in ELB_ACCOUNTS:
-        raise NotImplementedError(f"the offline engine knows no Elastic Load Balancing account for {region}")
-    account = ELB_ACCOUNTS[region]
-    return {"id": account, "arn": f"arn:{partition}:iam::{account}:root", "region": region}
 
 
 HANDLERS = {

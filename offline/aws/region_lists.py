@@ -22,8 +22,14 @@ _installed = False
 
 
 @lru_cache(maxsize=1)
+def session() -> botocore.session.Session:
+    """One session for the process's region questions: its loader parses the 1.3 MB endpoints file once."""
+    return botocore.session.Session()
+
+
+@lru_cache(maxsize=1)
 def _resolver():
-    return botocore.session.Session()._get_internal_component("endpoint_resolver")
+    return session()._get_internal_component("endpoint_resolver")
 
 
 _known: dict[tuple[str, str, bool], tuple[str, ...]] = {}

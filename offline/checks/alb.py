@@ -25,7 +25,7 @@ from k8snet.shared import tags
 from k8snet.app.manifests import NLB_CLASS
 from k8snet.app.policy_eval import Endpoint, allowed
 
-from ..harness.lifecycle import closure
+from ..harness.dependencies import closure
 from ..kube.api_server import _whole_numbers, is_api_object
 from . import chart_facts, routes
 from .app import policies, selected_pods

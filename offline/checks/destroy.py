@@ -2,7 +2,7 @@
 
 Pulumi deletes a resource before everything it depends on (dependencies, parent, provider) and runs
 independent deletions in parallel, so the only things certain to exist while R is deleted are R's
-transitive dependencies (offline.harness.lifecycle.closure). A deletion that needs something else can
+transitive dependencies (offline.harness.dependencies.closure). A deletion that needs something else can
 hang: it waits for a node that is already gone, or a controller's finalizer that nobody will run.
 
 - A Helm release whose chart has a hook that needs a node (the tigera-operator chart's pre-delete Job,
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from k8snet.app.manifests import NLB_CLASS
 from k8snet.ingress import lb_controller
 
-from ..harness.lifecycle import closure, delete_order, dependency_edges
+from ..harness.dependencies import closure, delete_order, dependency_edges
 from ..kube import helm
 from . import routes
 from .cni import RELEASE

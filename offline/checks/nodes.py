@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import re
 
-from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
-from moto.ec2.models.instance_types import INSTANCE_TYPES
-
 from k8snet.nodes import nodeadm
+
+from ..aws import instance_types
 
 INSTANCE = "aws:ec2/instance:Instance"
 
@@ -27,7 +26,7 @@ def nodeadm_max_pods(instance_type: str, expression: str | None) -> int:
         if not re.fullmatch(r"\s*\d+\s*", expression):
             raise ValueError(f"the engine evaluates only constant maxPodsExpressions, got {expression!r}")
         return int(expression)
-    info = INSTANCE_TYPES.get(instance_type)
+    info = instance_types.table().get(instance_type)
     if info is None:
         return 110  # nodeadm's fallback (eni_max_pods.go defaultMaxPods)
     network = info["NetworkInfo"]
@@ -57,7 +56,7 @@ def kubelet_problems(name: str, instance_type: str, node_config: dict) -> list[s
     if "memory" not in (config.get("kubeReserved") or {}) and runs != sized_for:
         problems.append(f"{name}: kubelet admits {runs} pods but nodeadm reserves kube-reserved memory for "
                         f"{sized_for} ({reserved} MiB, 11 MiB a pod + 255); set maxPodsExpression to the same figure")
-    memory = INSTANCE_TYPES.get(instance_type, {}).get("MemoryInfo", {}).get("SizeInMiB")
+    memory = instance_types.table().get(instance_type, {}).get("MemoryInfo", {}).get("SizeInMiB")
     if memory and reserved * nodeadm.MEMORY_SHARE > memory:
         problems.append(f"{name}: kube-reserved memory {reserved} MiB is more than a quarter of the {instance_type}'s "
                         f"{memory} MiB; lower maxPods")
@@ -78,7 +77,7 @@ def node_role_problems(result) -> list[str]:
     """Every node's instance profile role must trust EC2's principal in the region's partition
     (ec2.amazonaws.com.cn in China): IAM accepts ec2.amazonaws.com there, but EC2 cannot assume the role,
     so the node gets no credentials and never joins (awslabs/cdk-eks-blueprints#558)."""
-    from offline.aws.context import partition_of
+    from offline.aws.partitions import partition_of
 
     _, dns_suffix = partition_of(result.config.get("aws:region"))
     wanted = f"ec2.{dns_suffix}"

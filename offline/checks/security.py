@@ -362,7 +362,7 @@ def access_log_bucket_problems(objects: list[dict], buckets: Mapping[str, Mappin
     """``buckets``: bucket name -> its configurations as S3 holds them (``encryption``, ``policy``: the inputs
     of BucketServerSideEncryptionConfiguration and BucketPolicy)."""
     problems = []
-    from ..aws.logs import ELB_ACCOUNTS  # the account the region's ELB writes as (engine's table)
+    from ..aws.elb_accounts import ELB_ACCOUNTS  # the account the region's ELB writes as (engine's table)
     writers = [f"arn:{partition}:iam::{ELB_ACCOUNTS[region]}:root"] if region in ELB_ACCOUNTS else []
     writers.append("logdelivery.elasticloadbalancing.amazonaws.com")
     for obj in objects:

@@ -19,9 +19,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.models import ec2_backends
-
 from k8snet.cni import flannel
 from k8snet.dns import node_local_dns_manifests as nld
 from k8snet.ingress import lb_controller
@@ -44,8 +41,13 @@ def from_engine(result, engine) -> Model:
     return extract(result, engine.kube.objects.values(), engine.region)
 
 
-def extract(result, objects: Iterable[Mapping], region: str, account: str = DEFAULT_ACCOUNT_ID) -> Model:
-    ec2 = ec2_backends[account][region]
+def extract(result, objects: Iterable[Mapping], region: str, account: str | None = None) -> Model:
+    # moto is imported here, where only an engine's run comes: the policy pack reads Kubernetes objects with this
+    # module's other functions and never loads moto (~1 s of its boot).
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account or DEFAULT_ACCOUNT_ID][region]
     vpc_id = next(r.id for r in result.of_type("aws:ec2/vpc:Vpc"))
     vpc = ec2.get_vpc(vpc_id)
     objects = tuple(objects)

@@ -34,7 +34,8 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from ..kube.api_server import KubeContext
 from ..aws import moto_speedups, moto_state
-from ..aws.context import AwsContext, region_problem
+from ..aws.context import AwsContext
+from ..aws.partitions import region_problem
 from ..aws.ec2_reader import Ec2Reader
 from . import gc_policy, sdk_speedups
 from .mocks import MotoMocks

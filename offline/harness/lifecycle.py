@@ -34,6 +34,7 @@ from ..aws import constraints
 from ..aws.context import AwsContext
 from ..kube import helm
 from ..kube.api_server import KubeContext, is_api_object
+from .dependencies import delete_order
 from .engine import OfflineEngine, RunResult
 from .mocks import HELM_RELEASE, MotoMocks, plain
 from .monitor import RecordingMonitor, Registration
@@ -69,48 +70,6 @@ def forces_replacement(record: Registration, old: Registration, changed: set[str
     if is_api_object(record.type):
         return any(_get(old.inputs, p) != _get(record.inputs, p) for p in KUBE_IDENTITY)
     return bool(set(aws_changes.REPLACE_ON.get(record.type, ())) & changed)
-
-
-def dependency_edges(records: Mapping[str, Registration]) -> dict[str, set[str]]:
-    """URN -> the URNs it depends on as Pulumi's dependency graph sees them: dependencies, property
-    dependencies, its parent and its provider. Pulumi deletes a resource before anything in its set."""
-    edges = {}
-    for urn, r in records.items():
-        deps = set(r.dependencies) | {d for ds in r.property_dependencies.values() for d in ds}
-        if r.parent:
-            deps.add(r.parent)
-        provider = (r.options or {}).get("provider") or ""
-        if provider:
-            deps.add(provider.rsplit("::", 1)[0])
-        edges[urn] = {d for d in deps if d in records and d != urn}
-    return edges
-
-
-def closure(urn: str, edges: Mapping[str, set[str]]) -> set[str]:
-    """Everything ``urn`` depends on, transitively: what is certain to exist while it is deleted."""
-    seen, todo = set(), [urn]
-    while todo:
-        for nxt in edges.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
-def delete_order(records: Mapping[str, Registration], urns: Iterable[str] | None = None) -> list[str]:
-    """A deletion order Pulumi may take for ``urns`` (default: all): every resource before the ones it
-    depends on; among independent ones, the later-registered first (Pulumi may also run them in parallel)."""
-    chosen = list(records) if urns is None else [u for u in records if u in set(urns)]
-    edges = dependency_edges(records)
-    dependents = {u: {d for d in chosen if u in edges.get(d, ())} for u in chosen}
-    order, done = [], set()
-    while len(order) < len(chosen):
-        ready = [u for u in reversed(chosen) if u not in done and dependents[u] <= done]
-        if not ready:
-            raise ValueError("dependency cycle among " + ", ".join(sorted(set(chosen) - done)))
-        order.append(ready[0])
-        done.add(ready[0])
-    return order
 
 
 class UpdatingMonitor(RecordingMonitor):

@@ -11,7 +11,7 @@ import pulumi
 from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS, INSTANCE_TYPES
 from moto.moto_api._internal import mock_random
 
-from ..aws import constraints
+from ..aws import constraints, elb_accounts
 from ..aws import ec2 as aws_ec2
 from ..aws import eks as aws_eks
 from ..aws import iam as aws_iam
@@ -136,7 +136,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 "id": ctx.account_id,
             }
         if token == "aws:elb/getServiceAccount:getServiceAccount":
-            return aws_logs.elb_service_account(ctx.region, ctx.partition)
+            return elb_accounts.elb_service_account(ctx.region, ctx.partition)
         if token == "aws:index/getRegion:getRegion":
             return {"name": ctx.region, "region": ctx.region, "id": ctx.region,
                     "endpoint": f"ec2.{ctx.region}.{ctx.dns_suffix}", "description": ctx.region}

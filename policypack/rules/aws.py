@@ -9,7 +9,7 @@ import os
 import pulumi
 
 from offline.aws import constraints
-from offline.aws.context import partition_of
+from offline.aws.partitions import partition_of
 
 from ..plan import Resource, has_unknown
 from ..registry import MANDATORY, Violation, resource_rule

@@ -12,8 +12,8 @@ next preview.
 
 from __future__ import annotations
 
-from offline.aws.context import partition_of
-from offline.aws.logs import LOGS_ACTIONS_NEEDED, key_allows_service
+from offline.aws.partitions import partition_of
+from offline.aws.key_policy import LOGS_ACTIONS_NEEDED, key_allows_service
 from offline.checks import security
 
 from ..plan import CLUSTER, Plan, Resource, known

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from k8snet.nodes import nodeadm
-from offline.aws.context import partition_of
+from offline.aws.partitions import partition_of
 from offline.checks import nodes as node_checks
 
 from ..plan import Plan, known
