@@ -7,12 +7,14 @@ Engine runs: none of its own; the flow tests' models (tests/flows_models.py, one
 
 from __future__ import annotations
 
+import os
 import subprocess
+import threading
 from contextlib import ExitStack, contextmanager
 
 import pytest
 
-from offline.dataplane import differential, kernel, plan as plans, probe
+from offline.dataplane import differential, kernel, plan as plans, probe, spawning
 from offline.flows import verify
 from offline.flows.mutations import mutations
 from tests.flows_models import model
@@ -242,3 +244,50 @@ def test_a_pod_mtu_above_what_the_tunnel_carries_is_refused_on_the_path(kernel_r
                             expected=[True, False, False])
     assert results[0].ok, str(results[0])
     assert all(not o.ok and o.detail == "refused: fragmentation needed" for o in results[1:]), [str(o) for o in results]
+
+
+def test_a_port_is_bound_again_only_once_no_child_can_hold_the_socket_that_had_it(kernel_ready):
+    """The differential sweep moves its emulations in threads: a child one thread starts holds a copy of every
+    descriptor from fork to exec, so a listener another thread closed meanwhile still listened, and binding its
+    port again failed with EADDRINUSE (the sweep failed now and then under load; plain subprocess.run here gives
+    exactly that). Children start under spawning.LOCK and binds wait for it: here a child is held between fork and
+    exec (its preexec_fn waits on a pipe) while the port is bound again from another thread."""
+    ns = f"{kernel.new_prefix()}spawn"
+    forked_r, forked_w = os.pipe()
+    go_r, go_w = os.pipe()
+
+    def held() -> None:  # in the child, after fork: say so, then wait before exec
+        os.write(forked_w, b"1")
+        os.read(go_r, 1)
+
+    spawning.run(["ip", "netns", "add", ns], check=True)
+    old, new, bound = probe.Servers(), probe.Servers(), []
+    try:
+        old.listen(ns, "old", differential.ECHO)
+        child = threading.Thread(target=spawning.run, args=(["true"],), kwargs={"preexec_fn": held})
+        child.start()
+        assert os.read(forked_r, 1) == b"1"  # the child holds the listener now
+        old.close()
+
+        def bind_again() -> None:
+            try:
+                new.listen(ns, "new", differential.ECHO)
+                bound.append("bound")
+            except OSError as exc:
+                bound.append(exc.strerror)
+
+        binder = threading.Thread(target=bind_again)
+        binder.start()
+        binder.join(0.3)  # it waits for the child's exec: nothing yet (unguarded, it failed at once)
+        assert bound == []
+        os.write(go_w, b"1")
+        child.join()
+        binder.join()
+        assert bound == ["bound"]
+    finally:
+        os.write(go_w, b"1")  # never leave the child waiting
+        new.close()
+        old.close()
+        for fd in (forked_r, forked_w, go_r, go_w):
+            os.close(fd)
+        kernel._delete([ns])

@@ -16,11 +16,11 @@ import os
 import shutil
 import socket
 import struct
-import subprocess
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import spawning
 from .ipip import IpipShim
 from .netns import NETNS_DIR, inside
 from .plan import Plan
@@ -42,10 +42,10 @@ def unavailable_reason() -> str | None:
         if shutil.which(tool) is None:
             return f"`{tool}` not found: install the Debian package {package}"
     probe = f"{new_prefix()}probe"
-    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    done = spawning.run(["ip", "netns", "add", probe])
     if done.returncode != 0:
         return f"cannot create a network namespace: {done.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    spawning.run(["ip", "netns", "del", probe])
     return None
 
 
@@ -85,7 +85,7 @@ def _delete(names: list[str]) -> None:
 
 def _ip_batch(lines: list[str], netns: str | None = None, check: bool = True, tool: str = "ip") -> None:
     cmd = [tool, *(("-n", netns) if netns else ()), "-batch", "-"]
-    done = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True)
+    done = spawning.run(cmd, input="\n".join(lines) + "\n")
     if check and done.returncode != 0:
         raise DataplaneError(f"{tool} -batch{' in ' + netns if netns else ''} failed: {done.stderr.strip()}")
 
@@ -93,8 +93,7 @@ def _ip_batch(lines: list[str], netns: str | None = None, check: bool = True, to
 def _nft(netns: str, script: str) -> None:
     # `ip netns exec` enters the namespace in the child: no preexec_fn here, which would make Python fork the
     # whole (test-suite-sized) process instead of spawning (10-50 ms a call).
-    done = subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=script + "\n",
-                          capture_output=True, text=True)
+    done = spawning.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=script + "\n")
     if done.returncode != 0:
         raise DataplaneError(f"nft in {netns} failed: {done.stderr.strip()}\n{script}")
 
@@ -140,7 +139,7 @@ def kernel_has_ipip() -> bool:
     probe = f"{new_prefix()}ipip"
     _ip_batch([f"netns add {probe}"])
     try:
-        done = subprocess.run(["ip", "-n", probe, "link", "add", "t", "type", "ipip"], capture_output=True)
+        done = spawning.run(["ip", "-n", probe, "link", "add", "t", "type", "ipip"])
         return done.returncode == 0
     finally:
         _delete([probe])
@@ -156,7 +155,7 @@ def _undo(line: str) -> str:
 def root_snapshot() -> dict[str, list]:
     """The root namespace's interfaces, addresses, routes and rules (to show the emulation leaves them be)."""
     def q(*args):
-        return json.loads(subprocess.run(["ip", "-j", *args], capture_output=True, text=True, check=True).stdout or "[]")
+        return json.loads(spawning.run(["ip", "-j", *args], check=True).stdout or "[]")
     return {
         "links": sorted(link["ifname"] for link in q("link", "show")),
         "addresses": sorted(f"{a['ifname']} {i['local']}/{i['prefixlen']}" for a in q("addr", "show")
@@ -216,7 +215,7 @@ class Emulation:
         self.ipip = mode
         if mode == "kernel":
             for t in self.plan.tunnels:
-                present = subprocess.run(["ip", "-n", t.netns, "link", "show", t.device], capture_output=True)
+                present = spawning.run(["ip", "-n", t.netns, "link", "show", t.device])
                 if present.returncode != 0:  # no fallback device in this namespace: make the wildcard one
                     _ip_batch([f"link add name {t.device} type ipip"], t.netns)
         else:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import spawning
 from .netns import inside
 from .nft import ICMP_CODES
 
@@ -70,7 +71,7 @@ class Servers:
         with inside(netns):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((address, port))
+        spawning.bind(s, (address, port))
         s.setblocking(False)
         if protocol == "tcp":
             s.listen(64)
@@ -85,7 +86,7 @@ class Servers:
         with inside(netns):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", port))
+        spawning.bind(s, ("0.0.0.0", port))
         s.listen(16)
         s.setblocking(False)
         self.sel.register(s, selectors.EVENT_READ, ("proxy", name, netns, upstream, sport))
@@ -138,7 +139,7 @@ class Servers:
                 up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             up.setblocking(False)
             if sport:
-                up.bind(("0.0.0.0", sport))
+                spawning.bind(up, ("0.0.0.0", sport))
             conn.setblocking(False)
             state = {"client": conn, "up": up, "request": b"", "connected": False, "sent": False}
             up.connect_ex(upstream)
@@ -180,6 +181,8 @@ class Servers:
                 _reset_close(key.fileobj)
 
     def close(self) -> None:
+        if self.sel.get_map() is None:
+            return  # closed already
         for key in list(self.sel.get_map().values()):
             key.fileobj.close()
         self.sel.close()
@@ -192,7 +195,7 @@ def _client(probe: Probe) -> socket.socket:
     s.setblocking(False)
     s.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
     if probe.bind or probe.sport:
-        s.bind((probe.bind or "0.0.0.0", probe.sport or 0))
+        spawning.bind(s, (probe.bind or "0.0.0.0", probe.sport or 0))
     if probe.protocol == "udp" and probe.size is not None:
         s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)
     return s
