@@ -34,6 +34,22 @@ def test_builtin_schema_lists_every_error():
     assert any(e.startswith("spec.ports.0.port") for e in errors), errors
 
 
+def test_a_kept_answer_is_the_validators_for_that_very_object():
+    """errors() keeps its answer per object (offline/kube/schemas.py): the same object gets the same answer, a changed
+    one (in place, as the API server's updates do) a new one, and a caller may change the list it gets."""
+    schemas = KubeSchemas("1.35")
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": 80}]}}
+    assert schemas.errors(svc) == []
+    svc["spec"]["ports"][0]["port"] = "eighty"
+    first = schemas.errors(svc)
+    assert first == schemas._errors(svc, "v1", "Service", False) and first[0].startswith("spec.ports.0.port")
+    first.clear()
+    assert schemas.errors(svc) == schemas._errors(svc, "v1", "Service", False) != []
+    assert schemas.errors(svc, partial=True) == schemas._errors(svc, "v1", "Service", True)
+    svc["spec"]["ports"][0]["port"] = 80.0  # JSON text "80.0": a new key, an integer to the schema all the same
+    assert schemas.errors(svc) == []
+
+
 def test_unknown_kind_is_refused():
     with pytest.raises(UnknownKind):
         KubeSchemas("1.35").errors({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})

@@ -26,6 +26,9 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader
 _PartialValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"required": lambda *a: iter(())})
 
 
+ANSWERS_KEPT = 4096  # errors() answers kept per KubeSchemas (a dev stack validates ~300 objects)
+
+
 class UnknownKind(LookupError):
     """No built-in schema and no vendored CRD for this apiVersion/kind: the API server would
     answer "no matches for kind"."""
@@ -47,6 +50,7 @@ class KubeSchemas:
         if not self._dir.is_dir():
             raise ValueError(f"kubernetes-validate ships no schemas for Kubernetes {version}")
         self._validators: dict[tuple[str, str, bool], jsonschema.protocols.Validator] = {}
+        self._answers: dict[tuple[bool, str], tuple[str, ...]] = {}  # errors() per object, see there
 
     @cached_property
     def _registry(self) -> Registry:
@@ -89,6 +93,19 @@ class KubeSchemas:
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if not api_version or not kind:
             return ["apiVersion and kind are required"]
+        # The same objects come back in run after run (four of five, over the test suite): the answer is kept per
+        # object's JSON text, which costs ~1/30 of validating it. Values JSON cannot write are validated every time.
+        try:
+            key = (partial, json.dumps(obj, sort_keys=True))
+        except (TypeError, ValueError):
+            return self._errors(obj, api_version, kind, partial)
+        if key not in self._answers:
+            if len(self._answers) >= ANSWERS_KEPT:
+                self._answers.pop(next(iter(self._answers)))  # the oldest
+            self._answers[key] = tuple(self._errors(obj, api_version, kind, partial))
+        return list(self._answers[key])
+
+    def _errors(self, obj: dict[str, Any], api_version: str, kind: str, partial: bool) -> list[str]:
         validator = self._validator(api_version, kind, partial)
         found = []
         for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
