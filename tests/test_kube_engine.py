@@ -48,6 +48,9 @@ def test_a_kept_answer_is_the_validators_for_that_very_object():
     assert schemas.errors(svc, partial=True) == schemas._errors(svc, "v1", "Service", True)
     svc["spec"]["ports"][0]["port"] = 80.0  # JSON text "80.0": a new key, an integer to the schema all the same
     assert schemas.errors(svc) == []
+    # Not plain JSON: the text would be another object's (a tuple writes as a list), whose answer is [].
+    tupled = {**svc, "spec": {"ports": ({"port": 80},)}}
+    assert schemas.errors(tupled) == schemas._errors(tupled, "v1", "Service", False) != []
 
 
 def test_unknown_kind_is_refused():

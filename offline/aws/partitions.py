@@ -15,7 +15,8 @@ from .region_lists import session
 
 @lru_cache(maxsize=1)
 def _partitions() -> dict[str, tuple[str, str]]:
-    """region -> (partition, DNS suffix), for the regions the engine simulates (aws, aws-cn, aws-us-gov)."""
+    """region -> (partition, DNS suffix), for the regions the engine simulates (every partition botocore lists:
+    aws, aws-cn, aws-us-gov and the others moto also builds backends for)."""
     botocore = session()
     modelled = {region for partition in botocore.get_available_partitions()
                 for region in botocore.get_available_regions("ec2", partition_name=partition)}

@@ -23,6 +23,10 @@ LOCK = threading.Lock()
 
 def run(cmd: Sequence[str], input: str | None = None, check: bool = False, **popen) -> subprocess.CompletedProcess:
     """``subprocess.run(cmd, input=..., capture_output=True, text=True)``, its child started under ``LOCK``."""
+    if {"close_fds", "pass_fds"} & set(popen):
+        # The child must close every inherited descriptor before exec (close_fds=True, the default): Popen returns
+        # when exec closes the error pipe, and descriptors left to close-on-exec would close about then, unordered.
+        raise ValueError("spawning.run keeps close_fds=True and passes no descriptors")
     with LOCK:
         child = subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
