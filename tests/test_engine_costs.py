@@ -5,6 +5,7 @@ import gc
 
 import boto3
 import pytest
+from hypothesis import given, strategies as st
 from moto.ec2.exceptions import InvalidInstanceIdError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.instances import InstanceBackend
@@ -95,6 +96,33 @@ def test_a_registrations_stack_trace_is_the_sdks():
     sdk, ours = eval("Concrete().traces", {"Concrete": Concrete})  # a frame whose file is "<string>": no URI
     assert ours == sdk and not ours.frames[0].HasField("pc")
     assert sdk_speedups.SDK_GET_STACK_TRACE() == sdk_speedups.get_stack_trace()  # here: whatever the test runner's stack
+
+
+class _Node:
+    """Stands for a Resource: the cycle breaker only reads and sets its dependency attribute."""
+
+
+@given(st.integers(1, 12).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n))))
+def test_the_cycle_breakers_reachability_is_the_sdks(graph):
+    """sdk_speedups.reachable answers what the SDK's resource_cycle_breaker._reachable answers, for every pair of
+    resources of any dependency graph (cycles and self-loops included), and declare_dependency with it builds the
+    same graph as with the SDK's."""
+    from pulumi.runtime import resource_cycle_breaker as breaker
+
+    n, edges = graph
+    ours, sdks = [_Node() for _ in range(n)], [_Node() for _ in range(n)]
+    for a, b in edges:
+        assert sdk_speedups.reachable(ours[b], ours[a]) == sdk_speedups.SDK_REACHABLE(sdks[b], sdks[a])
+        for nodes, reach in ((ours, sdk_speedups.reachable), (sdks, sdk_speedups.SDK_REACHABLE)):
+            if not reach(nodes[b], nodes[a]):  # declare_dependency's rule: no edge that closes a cycle
+                breaker._add_dep(nodes[a], nodes[b])
+    index = {id(x): i for i, x in enumerate(ours)} | {id(x): i for i, x in enumerate(sdks)}
+    assert [sorted(index[id(d)] for d in breaker._deps(x)) for x in ours] == \
+        [sorted(index[id(d)] for d in breaker._deps(x)) for x in sdks]
+    for i in range(n):
+        for j in range(n):
+            assert sdk_speedups.reachable(ours[i], ours[j]) == sdk_speedups.SDK_REACHABLE(sdks[i], sdks[j])
 
 
 def test_region_lists_and_partitions_are_what_botocore_finds():

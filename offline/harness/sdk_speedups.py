@@ -9,6 +9,10 @@ only the cost changes. ``install()`` is idempotent; ``OfflineEngine.__enter__`` 
   line numbers: the replacement walks the same frames, keeps each file's URI, and builds the same message.
   Most registrations come from a few call sites under the same callers (a test's, a component's loop), so the
   message is kept per stack of (file, line) pairs too: the SDK only reads it and copies it into the request.
+- Every dependency an input carries is first checked for a cycle (``resource_cycle_breaker._reachable``): the SDK
+  walks the graph with one generator per resource, nested as deep as the path, so every resource it reaches is
+  handed up through the whole chain; at 1,000 nodes that is 24 million generator steps, a fifth of the run. The
+  replacement walks the same edges with a list and answers the same (whether one resource reaches the other).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import pathlib
 import sys
 from functools import lru_cache
 
-from pulumi.runtime import resource
+from pulumi.runtime import resource, resource_cycle_breaker
 from pulumi.runtime.proto import source_pb2
 
 _installed = False
 SDK_GET_STACK_TRACE = resource._get_stack_trace  # the SDK's own, for comparison
+SDK_REACHABLE = resource_cycle_breaker._reachable
 
 
 @lru_cache(maxsize=4096)
@@ -64,9 +69,27 @@ def get_stack_trace() -> source_pb2.StackTrace:
     return _trace(tuple((filename, lineno) for filename, lineno, _ in stack[:i]))
 
 
+def reachable(from_resource, to_resource) -> bool:
+    """``resource_cycle_breaker._reachable``: whether ``to_resource`` is ``from_resource`` or one of the resources it
+    depends on, directly or not, through the dependencies declared so far."""
+    deps = resource_cycle_breaker._deps
+    visited = set()
+    todo = [from_resource]
+    while todo:
+        r = todo.pop()
+        if r in visited:
+            continue
+        visited.add(r)
+        if r == to_resource:
+            return True
+        todo.extend(deps(r))
+    return False
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     resource._get_stack_trace = get_stack_trace  # the name register_resource and read_resource call
+    resource_cycle_breaker._reachable = reachable  # the name declare_dependency calls
     _installed = True
