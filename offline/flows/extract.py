@@ -18,7 +18,6 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from .. import aws  # noqa: F401 -- first: offline/aws makes boto's region lists cheap before moto imports
 from k8snet.cni import flannel
 from k8snet.dns import node_local_dns_manifests as nld
 from k8snet.ingress import lb_controller
