@@ -94,6 +94,25 @@ def test_pulumi_inputs_become_terraform_attributes():
         scan.terraform_plan([Registration("urn", "aws:sqs/queue:Queue", "q", True, "", inputs={})])
 
 
+def test_the_plans_are_no_candidate_manifests_and_read_back_the_same(variant_records, tmp_path):
+    """checkov's Kubernetes runner YAML-parses every .json file that mentions apiVersion and kind (~1 s of the
+    suite's checkov process for the four plans): the written plans do not, and mean exactly the plan."""
+    scan.write_inputs(tmp_path, "dev", variant_records["dev"])
+    text = (tmp_path / "dev" / "dev.tfplan.json").read_text()
+    plain = json.dumps(scan.terraform_plan(variant_records["dev"]), indent=1, sort_keys=True)
+    assert "apiVersion" in plain and "kind" in plain  # the NodeConfig in the instances' user data
+    assert "apiVersion" not in text
+    assert json.loads(text) == json.loads(plain)
+
+
+def test_a_plan_text_that_escaping_would_change_is_written_plain():
+    plan = {"a": "\x1apiVersion", "b": "apiVersion: node.eks.aws/v1alpha1\\apiVersion"}  # \u001a, then the word
+    assert "\\u001apiVersion" in json.dumps(plan)
+    assert scan.plan_text(plan) == json.dumps(plan, indent=1, sort_keys=True)
+    assert json.loads(scan.plan_text({"b": plan["b"]})) == {"b": plan["b"]}
+    assert "apiVersion" not in scan.plan_text({"b": plan["b"]})
+
+
 @needs_checkov
 def test_checkov_flags_what_the_old_manifests_had(scanned):
     """The same pipeline on a tag-only, privileged-looking DaemonSet finds what it should: the test can fail."""
