@@ -113,7 +113,7 @@ def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev_stac
     svc = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "webapp-nodeport")
     port = alb_checks.service_port(svc, {"name": "http"})
     assert svc["spec"]["type"] == "NodePort" and port["nodePort"] == 30080
-    assert alb_checks.check_run(result, engine.kube, engine.client("ec2")) == []
+    assert alb_checks.check_run(result, engine.kube, engine.ec2_reader()) == []
     hostname = ing["status"]["loadBalancer"]["ingress"][0]["hostname"]
     assert result.exports["albHostname"] == hostname and hostname.endswith(".elb.us-east-1.amazonaws.com")
     assert result.exports["appUrl"] == f"http://{hostname}/"
@@ -128,7 +128,7 @@ def test_the_ingress_routes_to_the_webapps_nodeport_and_exports_the_alb(dev_stac
 def test_public_subnets_carry_the_discovery_tags_in_two_zones(run_copy):
     result, engine = run_copy()  # a copy of its own: the test takes a tag off
     assert result.ok, result.error
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     tagged = ec2.describe_subnets(Filters=[{"Name": f"tag:{tags.ELB_ROLE}", "Values": ["1"]}])["Subnets"]
     assert len({s["AvailabilityZone"] for s in tagged}) >= 2
     # Public subnets only (a route to the internet gateway), each marked as used by this cluster.
@@ -143,7 +143,7 @@ def test_public_subnets_carry_the_discovery_tags_in_two_zones(run_copy):
 
 def test_the_webapps_network_policy_admits_what_the_alb_sends(dev_stack):
     _, engine = dev_stack
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     objects = list(engine.kube.objects.values())
     assert alb_checks.ingress_problems(objects, ec2) == []
     # Narrow the webapp's ingress policy to the public subnets (the ALB's own addresses): traffic that
@@ -157,7 +157,7 @@ def test_the_webapps_network_policy_admits_what_the_alb_sends(dev_stack):
 
 def test_backend_checks_catch_a_broken_ingress(dev_stack):
     _, engine = dev_stack
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     objects = copy.deepcopy(list(engine.kube.objects.values()))
     ing = next(o for o in objects if o["kind"] == "Ingress")
     paths = ing["spec"]["rules"][0]["http"]["paths"]
@@ -182,7 +182,7 @@ def test_https_with_a_host(stack_run):
     assert ing["spec"]["rules"][0]["host"] == "shop.example.com"
     assert alb_checks.listeners(ing) == [("HTTP", 80), ("HTTPS", 443)]
     assert result.exports["appUrl"] == "https://shop.example.com/"
-    assert alb_checks.ingress_problems(list(engine.kube.objects.values()), engine.client("ec2")) == []
+    assert alb_checks.ingress_problems(list(engine.kube.objects.values()), engine.ec2_reader()) == []
 
 
 def test_a_certificate_from_another_region_stops_before_any_resource(stack_run):

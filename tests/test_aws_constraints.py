@@ -139,7 +139,7 @@ def test_the_engine_stops_a_run_on_the_old_description(run_stack, tmp_path):
     assert result.error_kind == "aws"
     assert result.error.startswith("AWS rejected aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule "
                                    "cp-kubelet: InvalidParameterValue: description")
-    rules = engine.client("ec2").describe_security_group_rules()["SecurityGroupRules"]
+    rules = engine.ec2_reader().describe_security_group_rules()["SecurityGroupRules"]
     assert [r for r in rules if not r["IsEgress"]] == []  # never created
 
 

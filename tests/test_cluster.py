@@ -154,7 +154,7 @@ EXPECTED_RULES = {
 def test_node_security_group_opens_exactly_what_the_mode_needs(stack_run, cni, encapsulation):
     result, engine = stack_run({"cni": cni, "encapsulation": encapsulation})
     assert result.ok, result.error
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     nodes_sg = result.named("workers-sg").id
     cp_sg = result.named("cluster-control-plane").id
     names = {nodes_sg: "nodes", cp_sg: "control-plane"}

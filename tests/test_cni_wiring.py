@@ -24,7 +24,7 @@ FORWARDED = {"NLB -> NodePort -> pod on another node": "webapp/webapp-lb",
 def test_cni_matches_the_vpc(stack_run, cni, encap):
     result, engine = stack_run({"cni": cni, "encapsulation": encap})
     assert result.ok, result.error
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     routed = cni_checks.routed_blocks(ec2)
     assert routed == {"node1": "10.1.1.0/24", "node2": "10.1.2.0/24", "node3": "10.1.3.0/24"}
     assert cni_checks.check_run(result, engine.kube, ec2) == []
@@ -109,7 +109,7 @@ def test_switching_cni_or_encapsulation_touches_only_cni_and_pod_routes(stack_ru
 
 def test_checks_fail_when_cni_and_vpc_disagree(stack_run):
     result, engine = stack_run({"cni": "calico"})
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     blocks = cni_checks.routed_blocks(ec2)
     blocks["node2"], blocks["node3"] = blocks["node3"], blocks["node2"]
     problems = cni_checks.check_cni(engine.kube.objects, result.records.values(), blocks, "none")

@@ -66,3 +66,20 @@ def test_every_node_is_read_past_the_first_page(dev_stack):
 
     assert len(everything) == 3
     assert route_checks.nodes(OnePerPage()) == route_checks.nodes(client) == route_checks.nodes(engine.ec2_reader())
+
+
+def test_a_request_with_more_than_filters_is_boto3s(dev_stack):
+    """Ids (or paging) are asked of boto3: the answer is a real client's, never a TypeError or the whole list."""
+    result, engine = dev_stack
+    reader, client = engine.ec2_reader(), engine.client("ec2")
+    table = result.exports["podRouteTableIds"]["us-east-1a"]
+    instance = result.exports["nodes"]["node1"]["instanceId"]
+    for call, request_ in [("describe_route_tables", {"RouteTableIds": [table]}),
+                           ("describe_instances", {"InstanceIds": [instance]}),
+                           ("describe_subnets", {"Filters": PUBLIC, "MaxResults": 5})]:
+        mine = getattr(reader, call)(**request_)
+        mine.pop("ResponseMetadata")  # boto3's own, per request
+        theirs = getattr(client, call)(**request_)
+        theirs.pop("ResponseMetadata")
+        assert mine == theirs
+    assert [t["RouteTableId"] for t in reader.describe_route_tables(RouteTableIds=[table])["RouteTables"]] == [table]

@@ -52,7 +52,7 @@ def test_a_deny_by_default_tier_would_isolate_every_pod():
 
 def test_the_dev_stack_protects_every_node(dev_stack):
     result, engine = dev_stack
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     assert hosts.check_run(result, engine.kube, ec2) == []
     (policy,) = [o for o in engine.kube.objects.values() if o["kind"] == "GlobalNetworkPolicy"]
     node_ips = {f"{n.private_ip}/32" for n in hosts.routes.nodes(ec2).values()}

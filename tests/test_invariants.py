@@ -28,7 +28,7 @@ def test_checks_report_wrong_targets_checking_nodes_and_missing_routes(tmp_path)
     with OfflineEngine(probe_project(tmp_path, PROGRAM), "test") as engine:
         result = engine.run()
         assert result.ok, result.error
-        problems = route_checks.check_pod_routes(engine.client("ec2"))
+        problems = route_checks.check_pod_routes(engine.ec2_reader())
     assert "t2: route 10.1.1.0/24 -> b, but b owns 10.1.2.0/24" in problems
     assert any(p.startswith("b: source/dest check is on") for p in problems)
     assert not any(p.startswith("a: source/dest check") for p in problems)
@@ -39,7 +39,7 @@ def test_checks_report_wrong_targets_checking_nodes_and_missing_routes(tmp_path)
 def test_an_interface_that_checks_again_is_reported_even_if_the_instance_says_off(tmp_path):
     with OfflineEngine(probe_project(tmp_path, PROGRAM), "test") as engine:
         result = engine.run()
-        ec2 = engine.client("ec2")
+        ec2 = engine.ec2_reader()
         eni = result.named("a").outputs["primaryNetworkInterfaceId"]
         ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, SourceDestCheck={"Value": True})
         problems = route_checks.check_pod_routes(ec2)

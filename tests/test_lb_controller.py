@@ -128,7 +128,7 @@ def test_values_never_need_imds_and_serve_webhooks_on_the_node():
 
 def test_node_security_group_admits_the_webhook_from_the_control_plane(dev_stack):
     result, engine = dev_stack
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     node_sg = result.named("workers-sg").id
     control_plane_sg = result.named("cluster-control-plane").id
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [node_sg]}])["SecurityGroupRules"]
@@ -160,7 +160,7 @@ def test_one_node_gets_one_replica(stack_run):
 
 def test_engine_checks_the_release_and_its_trust(dev_stack):
     result, engine = dev_stack
-    aws = alb_checks.AwsView(engine.client("ec2"))
+    aws = alb_checks.AwsView(engine.ec2_reader())
     records = list(result.records.values())
     assert alb_checks.release_problems(records, engine.kube.schemas, aws) == []
     release = next(r for r in records if r.name == "lb-controller-release")

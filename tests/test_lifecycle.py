@@ -39,7 +39,7 @@ PROGRAM = textwrap.dedent('''
 
 
 def _routes(life):
-    (table,) = [t for t in life.client("ec2").describe_route_tables()["RouteTables"]
+    (table,) = [t for t in life.ec2_reader().describe_route_tables()["RouteTables"]
                 if any(r.get("NetworkInterfaceId") for r in t["Routes"])] or [{"Routes": []}]
     return {r["DestinationCidrBlock"]: r["NetworkInterfaceId"] for r in table["Routes"] if r.get("NetworkInterfaceId")}
 
@@ -105,7 +105,7 @@ def test_moving_pod_blocks_between_nodes_is_one_clean_update_each(dev_records):
         assert [s.op for s in life.steps] == ["create"] * len(life.steps)
         assert {u: (r.inputs, r.outputs) for u, r in life.state.items()} == {
             u: (r.inputs, r.outputs) for u, r in dev_records.records.items()}
-        ec2 = life.client("ec2")
+        ec2 = life.ec2_reader()
         tables = len(route_checks.pod_route_tables(ec2))
         for why, nodes in changes:
             mark = len(life.steps)

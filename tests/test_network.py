@@ -116,7 +116,7 @@ def test_overlay_has_no_pod_routes(stack_run):
     result, engine = stack_run({"encapsulation": "vxlan"})
     assert result.ok, result.error
     assert result.of_type("k8snet:index:PodRoutes") == []
-    ec2 = engine.client("ec2")
+    ec2 = engine.ec2_reader()
     assert not any(r.get("NetworkInterfaceId") for t in ec2.describe_route_tables()["RouteTables"] for r in t["Routes"])
 
 

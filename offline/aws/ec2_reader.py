@@ -5,7 +5,8 @@ JSON), moto loads it again to serialise its answer, and every call goes through 
 ~0.4 s of a 2 s dev preview, and each call grows with the stack (DescribeInstances at hundreds of nodes).
 ``Ec2Reader`` answers the describe calls the checks make (instances, an instance's sourceDestCheck, route
 tables, VPCs, subnets, security-group rules) with boto3's shapes, through moto's own backend methods and
-filters; any other method is a real boto3 client's, created on first use.
+filters; any other method, or one of these asked with more than filters (ids, paging), is a real boto3
+client's, created on first use.
 tests/test_ec2_reader.py holds every answer equal to the boto3 client's on the same state.
 
 Unlike moto's DescribeInstances (100 reservations a page by default), the answer is never paginated:
@@ -46,10 +47,16 @@ class Ec2Reader:
             self._client = self._make_client()
         return getattr(self._client, name)
 
+    def _boto3(self, call: str, Filters: Iterable[dict] = (), **request) -> dict:
+        """A request with parameters the reader does not answer itself (ids, paging): boto3's answer."""
+        return self.__getattr__(call)(**({"Filters": list(Filters)} if Filters else {}), **request)
+
     def _tags(self, resource_id: str) -> list[dict[str, str]]:
         return [{"Key": k, "Value": v} for k, v in self._ec2.tags.get(resource_id, {}).items()]
 
-    def describe_instances(self, Filters: Iterable[dict] = ()) -> dict:
+    def describe_instances(self, Filters: Iterable[dict] = (), **other) -> dict:
+        if other:
+            return self._boto3("describe_instances", Filters=Filters, **other)
         return {"Reservations": [{"ReservationId": r.id, "OwnerId": r.owner_id,
                                   "Instances": [self._instance(i) for i in r.instances]}
                                  for r in self._ec2.describe_instances(filters=_filters(Filters))]}
@@ -87,7 +94,9 @@ class Ec2Reader:
         instance, value = self._ec2.describe_instance_attribute(InstanceId, Attribute)
         return {"InstanceId": instance.id, "SourceDestCheck": {"Value": _bool(value)}}
 
-    def describe_route_tables(self, Filters: Iterable[dict] = ()) -> dict:
+    def describe_route_tables(self, Filters: Iterable[dict] = (), **other) -> dict:
+        if other:
+            return self._boto3("describe_route_tables", Filters=Filters, **other)
         return {"RouteTables": [{
             "RouteTableId": t.id,
             "VpcId": t.vpc_id,
@@ -97,7 +106,9 @@ class Ec2Reader:
             "Tags": self._tags(t.id),
         } for t in self._ec2.describe_route_tables(filters=_filters(Filters))]}
 
-    def describe_security_group_rules(self, Filters: Iterable[dict] = ()) -> dict:
+    def describe_security_group_rules(self, Filters: Iterable[dict] = (), **other) -> dict:
+        if other:
+            return self._boto3("describe_security_group_rules", Filters=Filters, **other)
         return {"SecurityGroupRules": [_drop_none({
             "SecurityGroupRuleId": r.id, "GroupId": r.group_id, "IsEgress": r.is_egress, "IpProtocol": r.ip_protocol, "FromPort": r.from_port, "ToPort": r.to_port,
             "CidrIpv4": r.cidr_ipv4, "CidrIpv6": r.cidr_ipv6, "PrefixListId": r.prefix_list_id,
@@ -105,12 +116,16 @@ class Ec2Reader:
             "Tags": self._tags(r.id),
         }) for r in self._ec2.describe_security_group_rules([], _filters(Filters))]}
 
-    def describe_vpcs(self, Filters: Iterable[dict] = ()) -> dict:
+    def describe_vpcs(self, Filters: Iterable[dict] = (), **other) -> dict:
+        if other:
+            return self._boto3("describe_vpcs", Filters=Filters, **other)
         return {"Vpcs": [_drop_none({"VpcId": v.id, "CidrBlock": v.cidr_block, "IsDefault": _bool(v.is_default),
                                      "Tags": self._tags(v.id) or None})
                          for v in self._ec2.describe_vpcs(filters=_filters(Filters))]}
 
-    def describe_subnets(self, Filters: Iterable[dict] = ()) -> dict:
+    def describe_subnets(self, Filters: Iterable[dict] = (), **other) -> dict:
+        if other:
+            return self._boto3("describe_subnets", Filters=Filters, **other)
         return {"Subnets": [_drop_none({"SubnetId": s.id, "VpcId": s.vpc_id, "CidrBlock": s.cidr_block,
                                         "AvailabilityZone": s.availability_zone,
                                         "MapPublicIpOnLaunch": _bool(s.map_public_ip_on_launch),
