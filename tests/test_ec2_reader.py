@@ -83,3 +83,31 @@ def test_a_request_with_more_than_filters_is_boto3s(dev_stack):
         theirs.pop("ResponseMetadata")
         assert mine == theirs
     assert [t["RouteTableId"] for t in reader.describe_route_tables(RouteTableIds=[table])["RouteTables"]] == [table]
+
+
+def test_every_check_reading_ec2_says_the_same_through_the_reader_and_boto3(run_copy):
+    """The reader omits fields no check reads; a check that starts reading one would see None through it and a
+    value through boto3. Every check that takes ``ec2`` gives the same answer both ways, on a state where they
+    find problems (a node checking source/dest again, a pod route deleted)."""
+    from offline import report
+    from offline.checks import alb, cni, hosts
+
+    result, engine = run_copy()
+    client = engine.client("ec2")
+    node2 = result.exports["nodes"]["node2"]["instanceId"]
+    client.modify_instance_attribute(InstanceId=node2, SourceDestCheck={"Value": True})
+    table = result.exports["podRouteTableIds"]["us-east-1a"]
+    client.delete_route(RouteTableId=table, DestinationCidrBlock="10.1.3.0/24")
+    reader = engine.ec2_reader()
+    checks = {
+        "routes.nodes": route_checks.nodes, "routes.check_pod_routes": route_checks.check_pod_routes,
+        "cni.routed_blocks": cni.routed_blocks, "cni.check_run": lambda ec2: cni.check_run(result, engine.kube, ec2),
+        "alb.check_run": lambda ec2: alb.check_run(result, engine.kube, ec2),
+        "hosts.check_run": lambda ec2: hosts.check_run(result, engine.kube, ec2),
+        "report.cni_table": lambda ec2: report.cni_table(result, engine.kube, ec2),
+    }
+    mine = {name: check(reader) for name, check in checks.items()}
+    assert mine == {name: check(client) for name, check in checks.items()}
+    problems = mine["routes.check_pod_routes"]
+    assert any(p.startswith("node2: source/dest check is on") for p in problems), problems
+    assert any("10.1.3.0/24" in p for p in problems), problems

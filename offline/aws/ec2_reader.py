@@ -7,7 +7,8 @@ JSON), moto loads it again to serialise its answer, and every call goes through 
 tables, VPCs, subnets, security-group rules) with boto3's shapes, through moto's own backend methods and
 filters; any other method, or one of these asked with more than filters (ids, paging), is a real boto3
 client's, created on first use.
-tests/test_ec2_reader.py holds every answer equal to the boto3 client's on the same state.
+The answers hold only the fields the checks read: tests/test_ec2_reader.py holds every field they give equal to
+the boto3 client's on the same state, and every check that takes ``ec2`` to the same answer through either.
 
 Unlike moto's DescribeInstances (100 reservations a page by default), the answer is never paginated:
 callers read ``NextToken`` anyway, as they must with a real client.
@@ -88,9 +89,9 @@ class Ec2Reader:
             "Groups": [{"GroupId": g.id, "GroupName": g.name} for g in eni.group_set],
         })
 
-    def describe_instance_attribute(self, InstanceId: str, Attribute: str) -> dict:
-        if Attribute != "sourceDestCheck":  # the one attribute the checks read
-            return self.__getattr__("describe_instance_attribute")(InstanceId=InstanceId, Attribute=Attribute)
+    def describe_instance_attribute(self, InstanceId: str, Attribute: str, **other) -> dict:
+        if Attribute != "sourceDestCheck" or other:  # the one attribute the checks read
+            return self.__getattr__("describe_instance_attribute")(InstanceId=InstanceId, Attribute=Attribute, **other)
         instance, value = self._ec2.describe_instance_attribute(InstanceId, Attribute)
         return {"InstanceId": instance.id, "SourceDestCheck": {"Value": _bool(value)}}
 

@@ -172,7 +172,7 @@ def plan_text(plan: dict) -> str:
     escaped = text.replace("apiVersion", "\\u0061piVersion")
     try:
         same = json.loads(escaped) == json.loads(text)
-    except ValueError:  # the word right after a \u00XX escape, whose last digit was its "a"
+    except ValueError:  # the word right after a \uXXXa escape ("ê" is \u00ea): that "a" was its last digit
         same = False
     return escaped if same else text
 
