@@ -16,6 +16,7 @@ callers read ``NextToken`` anyway, as they must with a real client.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
@@ -36,6 +37,17 @@ def _drop_none(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _filters_only(method: Callable) -> Callable:
+    """A describe call the reader answers when it is asked with filters alone; asked with anything more (ids,
+    paging), it is boto3's."""
+    @functools.wraps(method)
+    def call(self, Filters: Iterable[dict] = (), **other) -> dict:
+        if other:
+            return self.__getattr__(method.__name__)(**({"Filters": list(Filters)} if Filters else {}), **other)
+        return method(self, Filters)
+    return call
+
+
 class Ec2Reader:
     def __init__(self, backend: Any, client: Callable[[], Any]):
         self._ec2 = backend  # moto's EC2Backend for one account and region
@@ -48,16 +60,11 @@ class Ec2Reader:
             self._client = self._make_client()
         return getattr(self._client, name)
 
-    def _boto3(self, call: str, Filters: Iterable[dict] = (), **request) -> dict:
-        """A request with parameters the reader does not answer itself (ids, paging): boto3's answer."""
-        return self.__getattr__(call)(**({"Filters": list(Filters)} if Filters else {}), **request)
-
     def _tags(self, resource_id: str) -> list[dict[str, str]]:
         return [{"Key": k, "Value": v} for k, v in self._ec2.tags.get(resource_id, {}).items()]
 
-    def describe_instances(self, Filters: Iterable[dict] = (), **other) -> dict:
-        if other:
-            return self._boto3("describe_instances", Filters=Filters, **other)
+    @_filters_only
+    def describe_instances(self, Filters: Iterable[dict] = ()) -> dict:
         return {"Reservations": [{"ReservationId": r.id, "OwnerId": r.owner_id,
                                   "Instances": [self._instance(i) for i in r.instances]}
                                  for r in self._ec2.describe_instances(filters=_filters(Filters))]}
@@ -95,9 +102,8 @@ class Ec2Reader:
         instance, value = self._ec2.describe_instance_attribute(InstanceId, Attribute)
         return {"InstanceId": instance.id, "SourceDestCheck": {"Value": _bool(value)}}
 
-    def describe_route_tables(self, Filters: Iterable[dict] = (), **other) -> dict:
-        if other:
-            return self._boto3("describe_route_tables", Filters=Filters, **other)
+    @_filters_only
+    def describe_route_tables(self, Filters: Iterable[dict] = ()) -> dict:
         return {"RouteTables": [{
             "RouteTableId": t.id,
             "VpcId": t.vpc_id,
@@ -107,9 +113,8 @@ class Ec2Reader:
             "Tags": self._tags(t.id),
         } for t in self._ec2.describe_route_tables(filters=_filters(Filters))]}
 
-    def describe_security_group_rules(self, Filters: Iterable[dict] = (), **other) -> dict:
-        if other:
-            return self._boto3("describe_security_group_rules", Filters=Filters, **other)
+    @_filters_only
+    def describe_security_group_rules(self, Filters: Iterable[dict] = ()) -> dict:
         return {"SecurityGroupRules": [_drop_none({
             "SecurityGroupRuleId": r.id, "GroupId": r.group_id, "IsEgress": r.is_egress, "IpProtocol": r.ip_protocol, "FromPort": r.from_port, "ToPort": r.to_port,
             "CidrIpv4": r.cidr_ipv4, "CidrIpv6": r.cidr_ipv6, "PrefixListId": r.prefix_list_id,
@@ -117,16 +122,14 @@ class Ec2Reader:
             "Tags": self._tags(r.id),
         }) for r in self._ec2.describe_security_group_rules([], _filters(Filters))]}
 
-    def describe_vpcs(self, Filters: Iterable[dict] = (), **other) -> dict:
-        if other:
-            return self._boto3("describe_vpcs", Filters=Filters, **other)
+    @_filters_only
+    def describe_vpcs(self, Filters: Iterable[dict] = ()) -> dict:
         return {"Vpcs": [_drop_none({"VpcId": v.id, "CidrBlock": v.cidr_block, "IsDefault": _bool(v.is_default),
                                      "Tags": self._tags(v.id) or None})
                          for v in self._ec2.describe_vpcs(filters=_filters(Filters))]}
 
-    def describe_subnets(self, Filters: Iterable[dict] = (), **other) -> dict:
-        if other:
-            return self._boto3("describe_subnets", Filters=Filters, **other)
+    @_filters_only
+    def describe_subnets(self, Filters: Iterable[dict] = ()) -> dict:
         return {"Subnets": [_drop_none({"SubnetId": s.id, "VpcId": s.vpc_id, "CidrBlock": s.cidr_block,
                                         "AvailabilityZone": s.availability_zone,
                                         "MapPublicIpOnLaunch": _bool(s.map_public_ip_on_launch),
